@@ -1,0 +1,117 @@
+"""Сборка FastAPI-приложения сервиса: ошибки, метрики, журнал запросов, CORS, здоровье, трассировка."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._errors import install_error_handlers
+from ._health import HealthRegistry, health_router
+from ._logging import request_id_var
+from ._metrics import HttpMetrics, MetricsMiddleware, metrics_router, new_registry
+from ._tracing import setup_tracing
+
+_access = logging.getLogger("artstore.access")
+_QUIET_PATHS = frozenset({"/metrics", "/health/live", "/health/ready"})
+
+
+class RequestContextMiddleware:
+    """request_id из ``X-Request-ID`` (или новый), в ответ и в журнал; строка журнала на запрос."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                rid = value.decode("latin-1")[:128]
+                break
+        rid = rid or uuid.uuid4().hex
+        token = request_id_var.set(rid)
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if scope["path"] not in _QUIET_PATHS and _access.isEnabledFor(logging.INFO):
+                _access.info(
+                    "%s %s → %s", scope["method"], scope["path"], status["code"],
+                    extra={"http_method": scope["method"], "http_path": scope["path"], "status": status["code"],
+                           "duration_ms": round((time.perf_counter() - started) * 1000, 2)},
+                )
+            request_id_var.reset(token)
+
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def create_service_app(
+    *,
+    service: str,
+    version: str,
+    title: str,
+    description: str,
+    lifespan: Lifespan | None = None,
+    cors_origins: list[str] | None = None,
+    openapi_tags: list[dict[str, Any]] | None = None,
+) -> FastAPI:
+    """Приложение со всем общим; доменные маршруты и проверки готовности добавляет сервис."""
+
+    @asynccontextmanager
+    async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if lifespan is None:
+            yield
+            return
+        async with lifespan(app):
+            yield
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=_lifespan,
+                  openapi_tags=openapi_tags)
+    registry = new_registry()
+    app.state.metrics_registry = registry
+    app.state.http_metrics = HttpMetrics(registry, service)
+    app.state.health = HealthRegistry()
+    app.state.service_name = service
+    install_error_handlers(app)
+    app.include_router(health_router(service, version))
+    app.include_router(metrics_router())
+    if cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=cors_origins, allow_credentials=True,
+            allow_methods=["*"], allow_headers=["*"],
+            expose_headers=["Location", "Upload-Offset", "Upload-Length", "Tus-Resumable", "Tus-Version",
+                            "Tus-Extension", "Tus-Max-Size", "Upload-Expires", "Content-Disposition",
+                            "Content-Range", "ETag", "Repr-Digest", "X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(MetricsMiddleware, metrics=app.state.http_metrics)
+    app.add_middleware(RequestContextMiddleware)
+    setup_tracing(app, service, version)
+    return app
+
+
+def run(app_path: str, host: str, port: int, *, log_level: str = "info") -> None:
+    """Запуск под uvicorn (uvloop + httptools, без собственного access-журнала uvicorn)."""
+    import uvicorn
+
+    uvicorn.run(app_path, host=host, port=port, factory=True, access_log=False, log_config=None,
+                log_level=log_level.lower(), timeout_graceful_shutdown=10, proxy_headers=True)

@@ -1,0 +1,59 @@
+"""События файлов между сервисами (ARCHITECTURE.md §9: Redis Streams вместо Kafka).
+
+Каждое событие пишется в поток ``{ns}:events`` (его читает admin-module группой потребителей и
+доставляет вебхуки — не теряется, пока admin лежит) и публикуется в канал ``{ns}:file_events``
+(query-module сразу сбрасывает свои кэши местоположения).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+_log = logging.getLogger("artstore.events")
+
+EVENT_TYPES = frozenset(
+    {"file_uploaded", "file_deleted", "file_expiring", "file_restored", "restore_failed",
+     "file_finalized", "file_transferred", "file_expired"}
+)
+
+
+def events_stream(namespace: str) -> str:
+    return f"{namespace}:events"
+
+
+def events_channel(namespace: str) -> str:
+    return f"{namespace}:file_events"
+
+
+def make_event(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"неизвестный тип события {event_type}")
+    return {"id": uuid.uuid4().hex, "type": event_type, "occurred_at": time.time(), "data": data}
+
+
+class EventPublisher:
+    """Публикует события; сбой Redis не роняет операцию с файлом (файл уже сохранён), а пишется в журнал."""
+
+    def __init__(self, redis: aioredis.Redis, namespace: str, *, maxlen: int = 100_000) -> None:
+        self.redis = redis
+        self.namespace = namespace
+        self.maxlen = maxlen
+
+    async def emit(self, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+        event = make_event(event_type, data)
+        payload = json.dumps(event, ensure_ascii=False, default=str)
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.xadd(events_stream(self.namespace), {"event": payload}, maxlen=self.maxlen, approximate=True)
+                pipe.publish(events_channel(self.namespace), payload)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            _log.error("событие %s не опубликовано: %s", event_type, exc, extra={"event": event})
+        return event

