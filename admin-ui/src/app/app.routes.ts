@@ -1,3 +1,24 @@
 import { Routes } from '@angular/router';
+import { authGuard, guestGuard } from './core/auth/auth-guard';
 
-export const routes: Routes = [];
+export const routes: Routes = [
+  {
+    path: 'login',
+    canActivate: [guestGuard],
+    title: 'Вход — ArtStore',
+    loadComponent: () => import('./features/login/login').then((m) => m.Login),
+  },
+  {
+    path: '',
+    canActivate: [authGuard],
+    loadComponent: () => import('./core/layout/shell').then((m) => m.Shell),
+    children: [
+      { path: '', pathMatch: 'full', redirectTo: 'dashboard' },
+      {
+        path: '**',
+        title: 'Не найдено — ArtStore',
+        loadComponent: () => import('./shared/not-found').then((m) => m.NotFound),
+      },
+    ],
+  },
+];
