@@ -15,6 +15,12 @@ export const routes: Routes = [
     children: [
       { path: '', pathMatch: 'full', redirectTo: 'dashboard' },
       {
+        path: 'storage-elements',
+        title: 'Элементы хранения — ArtStore',
+        loadComponent: () =>
+          import('./features/storage-elements/storage-element-list').then((m) => m.StorageElementList),
+      },
+      {
         path: '**',
         title: 'Не найдено — ArtStore',
         loadComponent: () => import('./shared/not-found').then((m) => m.NotFound),

@@ -1,0 +1,136 @@
+import { HttpClient } from '@angular/common/http';
+import { Injectable, inject } from '@angular/core';
+import { Observable, map } from 'rxjs';
+import { Page, toPage } from '../../core/api/page';
+import { AppConfig } from '../../core/config/app-config';
+
+export type StorageMode = 'edit' | 'rw' | 'ro' | 'ar';
+
+export interface StorageElement {
+  id: string | number;
+  element_id?: string | null;
+  name: string;
+  description?: string | null;
+  api_url: string;
+  mode: StorageMode;
+  status: string;
+  priority?: number | null;
+  storage_type?: string | null;
+  capacity_bytes?: number | null;
+  used_bytes?: number | null;
+  file_count?: number | null;
+  retention_days?: number | null;
+  last_health_check?: string | null;
+  [extra: string]: unknown;
+}
+
+/** Сводка реестра. Поля, которых сервер не прислал, экран досчитывает по списку элементов. */
+export interface StorageSummary {
+  total_elements?: number;
+  online_elements?: number;
+  total_capacity_bytes?: number;
+  total_used_bytes?: number;
+  total_files?: number;
+  expiring_soon?: number;
+  by_mode?: Record<string, number>;
+  by_status?: Record<string, number>;
+  [extra: string]: unknown;
+}
+
+export interface RegisterRequest {
+  api_url: string;
+  name?: string;
+  priority?: number;
+}
+
+/** Ответ /discover — то, что элемент сообщает о себе в /api/v1/info. */
+export type DiscoveredElement = Record<string, unknown>;
+
+export const MODE_LABELS: Record<StorageMode, string> = {
+  edit: 'edit — оперативное',
+  rw: 'rw — наполняемый архив',
+  ro: 'ro — только чтение',
+  ar: 'ar — холодный архив',
+};
+
+/** Разрешённые через API переходы: rw → ro → ar. edit и выход из ar меняются только конфигурацией. */
+export function nextMode(mode: StorageMode): StorageMode | null {
+  return mode === 'rw' ? 'ro' : mode === 'ro' ? 'ar' : null;
+}
+
+export function usagePercent(el: Pick<StorageElement, 'capacity_bytes' | 'used_bytes'>): number | null {
+  const cap = el.capacity_bytes ?? 0;
+  return cap > 0 ? Math.min(100, ((el.used_bytes ?? 0) / cap) * 100) : null;
+}
+
+/** CSS-класс «чипа» статуса: зелёный — работает, жёлтый — с ограничениями, красный — недоступен. */
+export function statusClass(status: string | null | undefined): string {
+  switch ((status ?? '').toLowerCase()) {
+    case 'online':
+    case 'healthy':
+    case 'ok':
+      return 'ok';
+    case 'degraded':
+    case 'maintenance':
+      return 'warn';
+    case 'offline':
+    case 'unavailable':
+    case 'error':
+      return 'bad';
+    default:
+      return '';
+  }
+}
+
+@Injectable({ providedIn: 'root' })
+export class StorageElementsApi {
+  private readonly http = inject(HttpClient);
+  private readonly config = inject(AppConfig);
+
+  private get base(): string {
+    return `${this.config.adminUrl}/api/v1/storage-elements`;
+  }
+
+  list(): Observable<StorageElement[]> {
+    // Элементов единицы-десятки: берём все одной страницей, чтобы не листать реестр.
+    return this.http
+      .get<Page<StorageElement> | StorageElement[]>(this.base, { params: { limit: 500, offset: 0 } })
+      .pipe(map((raw) => toPage(raw).items));
+  }
+
+  summary(): Observable<StorageSummary> {
+    return this.http.get<StorageSummary>(`${this.base}/stats/summary`);
+  }
+
+  discover(apiUrl: string): Observable<DiscoveredElement> {
+    return this.http.post<DiscoveredElement>(`${this.base}/discover`, { api_url: apiUrl });
+  }
+
+  register(body: RegisterRequest): Observable<StorageElement> {
+    return this.http.post<StorageElement>(this.base, body);
+  }
+
+  remove(id: StorageElement['id']): Observable<unknown> {
+    return this.http.delete(`${this.base}/${id}`);
+  }
+
+  sync(id: StorageElement['id']): Observable<StorageElement> {
+    return this.http.post<StorageElement>(`${this.base}/${id}/sync`, {});
+  }
+
+  changeMode(id: StorageElement['id'], mode: StorageMode): Observable<unknown> {
+    return this.http.post(`${this.base}/${id}/mode`, { mode });
+  }
+
+  cacheConsistency(id: StorageElement['id']): Observable<Record<string, unknown>> {
+    return this.http.get<Record<string, unknown>>(`${this.base}/${id}/cache/consistency`);
+  }
+
+  cacheRebuild(id: StorageElement['id']): Observable<Record<string, unknown>> {
+    return this.http.post<Record<string, unknown>>(`${this.base}/${id}/cache/rebuild`, {});
+  }
+
+  scrub(id: StorageElement['id']): Observable<Record<string, unknown>> {
+    return this.http.post<Record<string, unknown>>(`${this.base}/${id}/scrub`, {});
+  }
+}
