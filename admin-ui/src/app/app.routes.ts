@@ -15,6 +15,11 @@ export const routes: Routes = [
     children: [
       { path: '', pathMatch: 'full', redirectTo: 'dashboard' },
       {
+        path: 'dashboard',
+        title: 'Обзор — ArtStore',
+        loadComponent: () => import('./features/dashboard/dashboard').then((m) => m.Dashboard),
+      },
+      {
         path: 'storage-elements',
         title: 'Элементы хранения — ArtStore',
         loadComponent: () =>
