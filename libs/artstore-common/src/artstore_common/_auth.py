@@ -54,8 +54,9 @@ class AuthError(ProblemError):
     def __init__(self, detail: str, error: str = "invalid_token") -> None:
         super().__init__(
             401, "unauthorized", detail,
-            headers={"WWW-Authenticate": f'Bearer error="{error}", error_description="{detail}"'
-                     if error else "Bearer"},
+            # Заголовок — только ASCII (latin-1 в HTTP); человеческое сообщение — в теле problem+json.
+            headers={"WWW-Authenticate": f'Bearer realm="artstore", error="{error}"' if error
+                     else 'Bearer realm="artstore"'},
         )
 
 

@@ -118,4 +118,7 @@ def parse_size(value: str | int) -> int:
     unit = text[len(num):].replace("ib", "").replace("b", "") if text[len(num):] not in ("", "b") else ""
     if unit not in units or not num:
         raise ValueError(f"не понимаю размер {value!r}: ожидается число и единица (например 10GiB)")
-    return int(float(num) * units[unit])
+    try:
+        return int(float(num) * units[unit])
+    except ValueError as exc:
+        raise ValueError(f"не понимаю размер {value!r}: ожидается число и единица (например 10GiB)") from exc

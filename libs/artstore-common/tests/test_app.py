@@ -1,0 +1,131 @@
+"""Общая сборка приложения: problem+json, здоровье, метрики по шаблону маршрута, журнал, трассировка."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pydantic import BaseModel
+
+from artstore_common import ProblemError, create_service_app, setup_logging, setup_tracing
+
+
+class Item(BaseModel):
+    size: int
+
+
+def make_app(name: str = "svc") -> FastAPI:
+    app = create_service_app(service=name, version="1", title=name, description=name)
+
+    @app.get("/items/{item_id}")
+    async def get_item(item_id: int) -> dict[str, int]:
+        if item_id == 0:
+            raise ProblemError(404, "file_not_found", "Файл 0 не найден")
+        if item_id == 13:
+            raise RuntimeError("секретная внутренность")
+        return {"id": item_id}
+
+    @app.post("/items")
+    async def post_item(item: Item) -> Item:
+        return item
+
+    return app
+
+
+def client(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t")
+
+
+async def test_problem_json_shapes() -> None:
+    async with client(make_app()) as c:
+        r = await c.get("/items/0")
+        assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+        body = r.json()
+        assert body["code"] == "file_not_found" and body["status"] == 404 and body["detail"] and body["type"]
+        r = await c.post("/items", json={"size": "много"})
+        assert r.status_code == 422 and r.json()["code"] == "validation_error"
+        assert "size" in r.json()["detail"]
+        r = await c.get("/nowhere")
+        assert r.status_code == 404 and r.json()["code"] == "not_found"
+
+
+async def test_unhandled_error_is_500_problem_without_traceback() -> None:
+    async with client(make_app()) as c:
+        r = await c.get("/items/13")
+    assert r.status_code == 500
+    assert r.json()["code"] == "internal_error"
+    assert "секретная" not in r.text and "Traceback" not in r.text
+
+
+async def test_health_ready_503_with_reason() -> None:
+    app = make_app()
+
+    async def db() -> str | None:
+        raise ConnectionError("PostgreSQL недоступен")
+
+    async def cache() -> str | None:
+        return "работаю из файла"
+
+    app.state.health.add("db", db)
+    app.state.health.add("discovery", cache, critical=False)
+    async with client(app) as c:
+        assert (await c.get("/health/live")).status_code == 200
+        r = await c.get("/health/ready")
+    assert r.status_code == 503
+    checks = r.json()["checks"]
+    assert checks["db"]["status"] == "fail" and "PostgreSQL" in checks["db"]["detail"]
+    assert checks["discovery"]["status"] == "degraded"
+
+
+async def test_metrics_per_app_and_route_template() -> None:
+    a, b = make_app("a"), make_app("b")  # два приложения в одном процессе не конфликтуют
+    async with client(a) as ca, client(b) as cb:
+        for i in (1, 2, 3):
+            await ca.get(f"/items/{i}")
+        text = (await ca.get("/metrics")).text
+        assert 'http_requests_total{method="GET",route="/items/{item_id}",service="a",status="200"} 3.0' in text
+        assert "/items/1" not in text  # сырые пути не становятся метками
+        assert "process_resident_memory_bytes" in text
+        assert 'service="a"' not in (await cb.get("/metrics")).text
+
+
+async def test_json_logs_carry_request_id(capsys: pytest.CaptureFixture[str]) -> None:
+    setup_logging("svc", "INFO", "json")
+    root = logging.getLogger()
+    handler = next(h for h in root.handlers if getattr(h, "_artstore", False))
+    stream = io.StringIO()
+    handler.setStream(stream)  # type: ignore[attr-defined]
+    async with client(make_app()) as c:
+        r = await c.get("/items/5", headers={"X-Request-ID": "req-42"})
+    assert r.headers["x-request-id"] == "req-42"
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    access = next(line for line in lines if line["logger"] == "artstore.access")
+    for key in ("timestamp", "level", "logger", "message", "module", "function", "line", "request_id", "trace_id"):
+        assert key in access
+    assert access["request_id"] == "req-42"
+
+
+async def test_tracing_spans_for_requests() -> None:
+    exporter = InMemorySpanExporter()
+    app = make_app("traced")
+    assert setup_tracing(app, "traced", "1", processor=SimpleSpanProcessor(exporter))
+    async with client(app) as c:
+        await c.get("/items/7")
+    names = [s.name for s in exporter.get_finished_spans()]
+    assert any("/items/{item_id}" in n for n in names)
+
+
+def test_tracing_off_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    from artstore_common import tracing_enabled
+
+    for var in ("OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        monkeypatch.delenv(var, raising=False)
+    assert not tracing_enabled()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+    assert tracing_enabled()
