@@ -69,7 +69,7 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = "artstore-admin"
     jwt_audience: str = "artstore"
     jwks_url: str = "http://127.0.0.1:8000/.well-known/jwks.json"
-    token_url: str = "http://127.0.0.1:8000/api/v1/auth/token"
+    token_url: str = "http://127.0.0.1:8000/api/v1/auth/token"  # noqa: S105 - адрес, не пароль
     data_dir: Path = Path(".data")
 
     @classmethod
