@@ -1,0 +1,119 @@
+"""Scatter-gather: запрос всем читаемым элементам параллельно, слияние по рангу или сортировке."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from artstore_common import ProblemError
+
+from ..elements import Element, ElementError, Elements
+from ..metrics import QueryMetrics
+from .models import SearchRequest, SearchResponse, Suggestion, SuggestResponse
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _as_datetime(value: Any) -> datetime:
+    if isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            return _EPOCH
+        return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    return _EPOCH
+
+
+def _sort_key(sort_by: str) -> Any:
+    if sort_by == "created_at":
+        return lambda r: _as_datetime(r.get("created_at"))
+    if sort_by == "file_size":
+        return lambda r: int(r.get("file_size") or 0)
+    if sort_by == "name":
+        return lambda r: str(r.get("original_filename") or "").casefold()
+    # равный ранг (например, запрос без текста) — свежие выше
+    return lambda r: (float(r.get("rank") or 0.0), _as_datetime(r.get("created_at")))
+
+
+def merge(rows: list[dict[str, Any]], sort_by: str, sort_order: str) -> list[dict[str, Any]]:
+    """Устойчивый порядок: сначала по file_id, затем (устойчивой) сортировкой по ключу."""
+    rows = sorted(rows, key=lambda r: str(r.get("file_id") or ""))
+    rows.sort(key=_sort_key(sort_by), reverse=sort_order == "desc")
+    return rows
+
+
+class SearchService:
+    def __init__(self, elements: Elements, metrics: QueryMetrics, max_window: int) -> None:
+        self.elements = elements
+        self.metrics = metrics
+        self.max_window = max_window
+
+    async def search(self, req: SearchRequest) -> SearchResponse:
+        window = req.offset + req.limit
+        if window > self.max_window:
+            raise ProblemError(422, "validation_error",
+                               f"offset + limit не больше {self.max_window}; уточните запрос или фильтры")
+        self.metrics.stats.searches_total += 1
+        body = req.for_element(window)
+        live, down = self.elements.readable()
+
+        async def ask(el: Element) -> dict[str, Any]:
+            started = time.perf_counter()
+            resp = await self.elements.call_json(el, "POST", "/api/v1/search", json=body)
+            self.metrics.search_duration.labels(el.id).observe(time.perf_counter() - started)
+            if resp.status_code != 200:
+                raise ElementError(f"{el.id}: поиск ответил HTTP {resp.status_code}: {resp.text[:200]}")
+            data = resp.json()
+            if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+                raise ElementError(f"{el.id}: неожиданный ответ поиска")
+            return data
+
+        answers, failed = await self.elements.fan_out(live, ask)
+        rows: list[dict[str, Any]] = []
+        total = 0
+        for element_id, data in answers.items():
+            total += int(data.get("total_count") or 0)
+            for row in data["results"]:
+                if isinstance(row, dict):
+                    row.setdefault("storage_element_id", element_id)
+                    row["rank"] = float(row.get("rank") or 0.0)
+                    rows.append(row)
+        page = merge(rows, req.sort_by, req.sort_order)[req.offset:window]
+        unavailable = sorted([*failed, *(e.id for e in down)])
+        if unavailable:
+            self.metrics.stats.errors_total += len(failed)
+        return SearchResponse(
+            results=page, total_count=total, limit=req.limit, offset=req.offset,
+            has_more=req.offset + len(page) < total, partial=bool(unavailable),
+            unavailable_storage_elements=unavailable,
+        )
+
+    async def suggest(self, prefix: str, limit: int) -> SuggestResponse:
+        live, down = self.elements.readable()
+
+        async def ask(el: Element) -> list[dict[str, Any]]:
+            resp = await self.elements.call_json(el, "GET", "/api/v1/search/suggest",
+                                                 params={"prefix": prefix, "limit": limit})
+            if resp.status_code != 200:
+                raise ElementError(f"{el.id}: подсказки ответили HTTP {resp.status_code}")
+            items = resp.json().get("suggestions")
+            return items if isinstance(items, list) else []
+
+        answers, failed = await self.elements.fan_out(live, ask)
+        best: dict[tuple[str, str], float] = {}
+        order: dict[tuple[str, str], int] = {}
+        for items in answers.values():
+            for i, item in enumerate(items):
+                if not isinstance(item, dict) or not item.get("text"):
+                    continue
+                key = (str(item["text"]), str(item.get("kind") or "filename"))
+                score = float(item.get("score") or 0.0)
+                best[key] = max(best.get(key, score), score)
+                order[key] = min(order.get(key, i), i)
+        ranked = sorted(best, key=lambda k: (-best[k], order[k], k[0].casefold()))[:limit]
+        unavailable = sorted([*failed, *(e.id for e in down)])
+        return SuggestResponse(
+            suggestions=[Suggestion(text=t, kind=k, score=best[(t, k)]) for t, k in ranked],
+            partial=bool(unavailable), unavailable_storage_elements=unavailable,
+        )
