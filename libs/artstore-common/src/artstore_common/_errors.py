@@ -96,7 +96,8 @@ async def _http_handler(_: Request, exc: Exception) -> JSONResponse:
         detail = "Такого адреса нет в API; список маршрутов — в /docs"
     if status == 405:
         detail = "Метод не поддерживается для этого адреса; см. /docs"
-    return problem_response(status, _CODES_BY_STATUS.get(status, "http_error"), detail, headers=exc.headers)
+    headers = dict(exc.headers) if exc.headers else None
+    return problem_response(status, _CODES_BY_STATUS.get(status, "http_error"), detail, headers=headers)
 
 
 def _loc(err: dict[str, Any]) -> str:
