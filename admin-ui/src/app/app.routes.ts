@@ -26,6 +26,11 @@ export const routes: Routes = [
           import('./features/storage-elements/storage-element-list').then((m) => m.StorageElementList),
       },
       {
+        path: 'files',
+        title: 'Файлы — ArtStore',
+        loadComponent: () => import('./features/files/file-search').then((m) => m.FileSearch),
+      },
+      {
         path: '**',
         title: 'Не найдено — ArtStore',
         loadComponent: () => import('./shared/not-found').then((m) => m.NotFound),

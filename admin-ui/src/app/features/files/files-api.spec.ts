@@ -1,0 +1,71 @@
+import { HttpErrorResponse, provideHttpClient } from '@angular/common/http';
+import { HttpTestingController, provideHttpClientTesting } from '@angular/common/http/testing';
+import { TestBed } from '@angular/core/testing';
+import { problemMessage } from '../../core/api/problem';
+import { DownloadedFile, FilesApi } from './files-api';
+
+const Q = 'http://localhost:8030/api/v1';
+const I = 'http://localhost:8020/api/v1';
+
+describe('FilesApi', () => {
+  let api: FilesApi;
+  let http: HttpTestingController;
+
+  beforeEach(() => {
+    TestBed.configureTestingModule({ providers: [provideHttpClient(), provideHttpClientTesting()] });
+    api = TestBed.inject(FilesApi);
+    http = TestBed.inject(HttpTestingController);
+  });
+
+  afterEach(() => http.verify());
+
+  it('search отправляет только заполненные поля', () => {
+    api.search({ query: ' отчёт ', tags: [], filename: '', mode: 'fulltext', limit: 25, offset: 50, sort_by: 'created_at', sort_order: 'desc' }).subscribe();
+    const req = http.expectOne(`${Q}/search`);
+    expect(req.request.body).toEqual({ query: 'отчёт', mode: 'fulltext', limit: 25, offset: 50, sort_by: 'created_at', sort_order: 'desc' });
+    req.flush({ results: [], total_count: 0, limit: 25, offset: 50, has_more: false, partial: false, unavailable_storage_elements: [] });
+  });
+
+  it('suggest берёт prefix из параметра', () => {
+    let got: string[] = [];
+    api.suggest('отч').subscribe((s) => (got = s.map((x) => x.text)));
+    const req = http.expectOne((r) => r.url === `${Q}/search/suggest`);
+    expect(req.request.params.get('prefix')).toBe('отч');
+    req.flush({ suggestions: [{ text: 'отчёт.pdf', kind: 'filename' }] });
+    expect(got).toEqual(['отчёт.pdf']);
+  });
+
+  it('download отдаёт Blob и имя из Content-Disposition', () => {
+    let file: DownloadedFile | undefined;
+    api.download('abc').subscribe((f) => (file = f));
+    const req = http.expectOne(`${Q}/files/abc/download`);
+    expect(req.request.responseType).toBe('blob');
+    req.flush(new Blob(['hello']), { headers: { 'Content-Disposition': "attachment; filename*=UTF-8''%D1%84.txt" } });
+    expect(file?.filename).toBe('ф.txt');
+    expect(file?.blob.size).toBe(5);
+  });
+
+  it('download превращает Blob-ошибку в problem+json', async () => {
+    const result = new Promise<unknown>((resolve) => api.download('arch').subscribe({ error: resolve }));
+    http.expectOne(`${Q}/files/arch/download`).flush(
+      new Blob([JSON.stringify({ detail: 'Файл в холодном архиве', code: 'file_archived' })]),
+      { status: 409, statusText: 'Conflict' },
+    );
+    const err = (await result) as HttpErrorResponse;
+    expect(err.status).toBe(409);
+    expect(problemMessage(err)).toBe('Файл в холодном архиве');
+  });
+
+  it('изменения идут в ingester, restore — в query', () => {
+    api.remove('f1').subscribe();
+    api.finalize('f1').subscribe();
+    api.transfer('f1', 'se-02').subscribe();
+    api.restore('f1').subscribe();
+    api.metadata('f1').subscribe();
+    expect(http.expectOne(`${I}/files/f1`).request.method).toBe('DELETE');
+    expect(http.expectOne(`${I}/finalize/f1`).request.method).toBe('POST');
+    expect(http.expectOne(`${I}/files/f1/transfer`).request.body).toEqual({ target_storage_element_id: 'se-02' });
+    expect(http.expectOne(`${Q}/files/f1/restore`).request.method).toBe('POST');
+    expect(http.expectOne(`${Q}/files/f1`).request.method).toBe('GET');
+  });
+});

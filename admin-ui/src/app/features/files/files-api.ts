@@ -1,0 +1,166 @@
+import { HttpClient, HttpErrorResponse } from '@angular/common/http';
+import { Injectable, inject } from '@angular/core';
+import { Observable, catchError, from, map, switchMap, throwError } from 'rxjs';
+import { problemFromBlobError } from '../../core/api/problem';
+import { AppConfig } from '../../core/config/app-config';
+import { filenameFromDisposition } from '../../shared/save-blob';
+
+export type SearchMode = 'fulltext' | 'partial' | 'exact';
+export type SortOrder = 'asc' | 'desc';
+export type RetentionPolicy = 'temporary' | 'permanent';
+
+export interface SearchRequest {
+  query?: string;
+  filename?: string;
+  tags?: string[];
+  username?: string;
+  content_type?: string;
+  min_size?: number;
+  max_size?: number;
+  created_after?: string;
+  created_before?: string;
+  mode: SearchMode;
+  limit: number;
+  offset: number;
+  sort_by?: string;
+  sort_order?: SortOrder;
+}
+
+/** Запись о файле — поля attr.json (его схема в ARCHITECTURE §3) плюс то, что добавит поиск (rank). */
+export interface FileRecord {
+  file_id: string;
+  original_filename: string;
+  storage_filename?: string;
+  storage_path?: string;
+  file_size: number;
+  content_type?: string;
+  checksum?: string;
+  created_at?: string;
+  updated_at?: string;
+  created_by_id?: string;
+  created_by_username?: string;
+  description?: string | null;
+  tags?: string[];
+  metadata?: Record<string, unknown> | null;
+  retention_policy?: RetentionPolicy;
+  expires_at?: string | null;
+  compression?: unknown;
+  storage_element_id?: string;
+  [extra: string]: unknown;
+}
+
+export interface SearchResponse {
+  results: FileRecord[];
+  total_count: number;
+  limit: number;
+  offset: number;
+  has_more: boolean;
+  partial: boolean;
+  unavailable_storage_elements: string[];
+}
+
+export interface Suggestion {
+  text: string;
+  kind: string;
+}
+
+export interface DownloadedFile {
+  blob: Blob;
+  filename: string | null;
+}
+
+/** Чтение (query-module) и изменение (ingester-module) файлов. */
+@Injectable({ providedIn: 'root' })
+export class FilesApi {
+  private readonly http = inject(HttpClient);
+  private readonly config = inject(AppConfig);
+
+  private get query(): string {
+    return `${this.config.queryUrl}/api/v1`;
+  }
+  private get ingester(): string {
+    return `${this.config.ingesterUrl}/api/v1`;
+  }
+
+  search(request: SearchRequest): Observable<SearchResponse> {
+    return this.http.post<SearchResponse>(`${this.query}/search`, compact(request)).pipe(
+      map((r) => ({
+        ...r,
+        results: r.results ?? [],
+        total_count: r.total_count ?? r.results?.length ?? 0,
+        unavailable_storage_elements: r.unavailable_storage_elements ?? [],
+      })),
+    );
+  }
+
+  suggest(prefix: string): Observable<Suggestion[]> {
+    return this.http
+      .get<{ suggestions: Suggestion[] }>(`${this.query}/search/suggest`, { params: { prefix } })
+      .pipe(map((r) => r.suggestions ?? []));
+  }
+
+  metadata(fileId: string): Observable<FileRecord> {
+    return this.http.get<FileRecord>(`${this.query}/files/${encodeURIComponent(fileId)}`);
+  }
+
+  /**
+   * Скачивание идёт через HttpClient, а не обычной ссылкой: нужен заголовок Authorization.
+   * Тело ошибки при responseType blob тоже Blob — переводим его в problem+json.
+   */
+  download(fileId: string): Observable<DownloadedFile> {
+    return this.http
+      .get(`${this.query}/files/${encodeURIComponent(fileId)}/download`, { responseType: 'blob', observe: 'response' })
+      .pipe(
+        map((res) => ({
+          blob: res.body ?? new Blob(),
+          filename: filenameFromDisposition(res.headers.get('Content-Disposition')),
+        })),
+        catchError((err: unknown) =>
+          from(problemFromBlobError(err)).pipe(
+            switchMap((problem) =>
+              throwError(
+                () =>
+                  new HttpErrorResponse({
+                    error: problem,
+                    status: problem.status ?? (err instanceof HttpErrorResponse ? err.status : 0),
+                    url: err instanceof HttpErrorResponse ? (err.url ?? undefined) : undefined,
+                  }),
+              ),
+            ),
+          ),
+        ),
+      );
+  }
+
+  restore(fileId: string): Observable<Record<string, unknown>> {
+    return this.http.post<Record<string, unknown>>(`${this.query}/files/${encodeURIComponent(fileId)}/restore`, {});
+  }
+
+  remove(fileId: string): Observable<unknown> {
+    return this.http.delete(`${this.ingester}/files/${encodeURIComponent(fileId)}`);
+  }
+
+  finalize(fileId: string): Observable<Record<string, unknown>> {
+    return this.http.post<Record<string, unknown>>(`${this.ingester}/finalize/${encodeURIComponent(fileId)}`, {});
+  }
+
+  transfer(fileId: string, targetStorageElementId: string | number): Observable<Record<string, unknown>> {
+    return this.http.post<Record<string, unknown>>(`${this.ingester}/files/${encodeURIComponent(fileId)}/transfer`, {
+      target_storage_element_id: targetStorageElementId,
+    });
+  }
+}
+
+/** Пустые фильтры не отправляем: сервер трактует присланное поле как условие. */
+function compact(request: SearchRequest): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(request)) {
+    const empty =
+      value === undefined || value === null || (typeof value === 'string' && value.trim() === '') ||
+      (Array.isArray(value) && value.length === 0);
+    if (!empty) {
+      out[key] = typeof value === 'string' ? value.trim() : value;
+    }
+  }
+  return out;
+}
