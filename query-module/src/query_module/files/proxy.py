@@ -69,7 +69,5 @@ class UpstreamStreamResponse(StreamingResponse):
             else:
                 outcome = "ok"
         finally:
-            try:
-                await self._close()
-            finally:
-                self._on_done(outcome, self.sent)
+            self._on_done(outcome, self.sent)
+            await self._close()

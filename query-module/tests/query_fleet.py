@@ -1,0 +1,171 @@
+"""Флот на loopback для тестов query-module: элементы хранения, снимок discovery в Redis, сам query.
+
+Элементы — настоящий storage-element (``storage_element.app:create_app``); временный поддельный
+(fake_element.py) — только пока настоящего нет или при ``QUERY_TEST_FAKE_ELEMENT=1``.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import os
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from artstore_common import discovery_channel, discovery_key, events_channel, make_event
+from artstore_common.testing import TEST_ISSUER, JWKSServer, TokenFactory, UvicornThread
+from query_module.app import create_app
+from query_module.settings import Settings
+
+REAL_ELEMENT = (importlib.util.find_spec("storage_element.app") is not None
+                and os.environ.get("QUERY_TEST_FAKE_ELEMENT") != "1")
+needs_real_element = pytest.mark.skipif(not REAL_ELEMENT, reason="нужен настоящий storage-element")
+
+
+class TokenServer:
+    """Точка выдачи токенов (как admin-module /auth/token) для ServiceTokenProvider query-module."""
+
+    def __init__(self, factory: TokenFactory) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                token = factory.issue("ADMIN", sub="sa-query", name="query-module")
+                body = json.dumps({"access_token": token, "token_type": "Bearer", "expires_in": 1800}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/v1/auth/token"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Element:
+    def __init__(self, element_id: str, mode: str, thread: UvicornThread) -> None:
+        self.id = element_id
+        self.mode = mode
+        self.thread = thread
+        self.running = True
+
+    @property
+    def url(self) -> str:
+        return self.thread.url
+
+    def stop(self) -> None:
+        if self.running:
+            self.thread.__exit__(None, None, None)
+            self.running = False
+
+
+class Fleet:
+    def __init__(self, tmp: Path, database_url: str, redis_url: str, namespace: str,
+                 factory: TokenFactory, jwks: JWKSServer, tokens: TokenServer) -> None:
+        self.tmp = tmp
+        self.database_url = database_url
+        self.redis_url = redis_url
+        self.ns = namespace
+        self.factory = factory
+        self.jwks = jwks
+        self.tokens = tokens
+        self.redis = redis.Redis.from_url(redis_url)
+        self.elements: dict[str, Element] = {}
+        self.query: UvicornThread | None = None
+        self.admin_headers = factory.headers("ADMIN", name="ingester")
+        self.http = httpx.Client(timeout=30)
+
+    # --- элементы ---------------------------------------------------------------------------------
+    def add_element(self, element_id: str, mode: str = "edit") -> Element:
+        if REAL_ELEMENT:
+            from storage_element.app import create_app as create_element
+            from storage_element.settings import Settings as ElementSettings
+
+            settings = ElementSettings(
+                environment="development", element_id=element_id, mode=mode, data_dir=self.tmp / element_id,
+                database_url=self.database_url, redis_url=self.redis_url, redis_namespace=self.ns,
+                jwks_url=self.jwks.url, jwt_issuer=TEST_ISSUER, table_prefix=element_id.replace("-", "_"),
+                log_format="text", log_level="WARNING",
+            )
+            app = create_element(settings)
+        else:
+            from query_fake_element import create_fake_element
+
+            app = create_fake_element(element_id, mode, self.jwks.url, TEST_ISSUER)
+        thread = UvicornThread(app).__enter__()
+        el = Element(element_id, mode, thread)
+        self.elements[element_id] = el
+        return el
+
+    def publish(self, **overrides: dict[str, Any]) -> None:
+        """Снимок discovery, как его публикует admin-module."""
+        items = []
+        for el in self.elements.values():
+            item = {"id": el.id, "name": el.id, "api_url": el.url, "mode": el.mode, "status": "online",
+                    "priority": 100, "storage_type": "local"}
+            item.update(overrides.get(el.id, {}))
+            items.append(item)
+        snapshot = {"version": uuid.uuid4().int % 10**6, "storage_elements": items}
+        self.redis.set(discovery_key(self.ns), json.dumps(snapshot))
+        self.redis.publish(discovery_channel(self.ns), json.dumps({"event": "updated"}))
+
+    def put(self, element_id: str, filename: str, data: bytes, *, tags: list[str] | None = None,
+            description: str = "", content_type: str = "application/octet-stream",
+            username: str = "ivanov", file_id: str | None = None) -> str:
+        file_id = file_id or str(uuid.uuid4())
+        meta = {"original_filename": filename, "content_type": content_type, "created_by_id": "u-1",
+                "created_by_username": username, "description": description, "tags": tags or [],
+                "metadata": {}, "retention_policy": "temporary", "ttl_days": 30}
+        header = base64.urlsafe_b64encode(json.dumps(meta).encode()).decode().rstrip("=")
+        r = self.http.put(f"{self.elements[element_id].url}/api/v1/files/{file_id}", content=data,
+                          headers={**self.admin_headers, "X-Artstore-Meta": header})
+        assert r.status_code in (200, 201), r.text
+        return file_id
+
+    def delete(self, element_id: str, file_id: str) -> None:
+        r = self.http.delete(f"{self.elements[element_id].url}/api/v1/files/{file_id}", headers=self.admin_headers)
+        assert r.status_code == 204, r.text
+
+    def emit(self, event_type: str, file_id: str, element_id: str) -> None:
+        event = make_event(event_type, {"file_id": file_id, "storage_element_id": element_id})
+        self.redis.publish(events_channel(self.ns), json.dumps(event))
+
+    # --- query --------------------------------------------------------------------------------------
+    def start_query(self, **overrides: Any) -> UvicornThread:
+        settings = Settings(
+            environment="development", redis_url=self.redis_url, redis_namespace=self.ns,
+            jwks_url=self.jwks.url, jwt_issuer=TEST_ISSUER, token_url=self.tokens.url,
+            client_id="query", client_secret="query-secret", data_dir=self.tmp / "query",
+            log_format="text", log_level="WARNING", **overrides,
+        )
+        self.query_app = create_app(settings)
+        self.query = UvicornThread(self.query_app).__enter__()
+        return self.query
+
+    def q(self, method: str, path: str, role: str = "READONLY", **kwargs: Any) -> httpx.Response:
+        assert self.query is not None
+        headers = {**self.factory.headers(role), **kwargs.pop("headers", {})}
+        return self.http.request(method, f"{self.query.url}{path}", headers=headers, **kwargs)
+
+    def close(self) -> None:
+        if self.query is not None:
+            self.query.__exit__(None, None, None)
+        for el in self.elements.values():
+            el.stop()
+        self.http.close()
+        self.redis.close()
