@@ -1,0 +1,144 @@
+"""Клиент API элемента хранения (docs/internal-api.md): запись, чтение атрибутов, удаление,
+частичные загрузки. Поверх общего ``ServiceClient`` — пул соединений и предохранитель на элемент."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+
+from artstore_common import ProblemError, ServiceClient
+
+
+class ElementError(Exception):
+    """Элемент ответил отказом (4xx/5xx) или не ответил вовсе (``status`` = 0)."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(f"{status} {code}: {detail}")
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+    @property
+    def retry_elsewhere(self) -> bool:
+        """Отказ самого элемента (нет места, сменился режим, сбой) — другой элемент может принять."""
+        return self.status == 0 or self.status >= 500 or self.code == "mode_forbids_operation"
+
+    def to_problem(self) -> ProblemError:
+        if self.status == 0 or (self.status >= 500 and self.status != 507):
+            return ProblemError(502, "upstream_failed", f"элемент хранения не завершил операцию: {self.detail}")
+        return ProblemError(self.status, self.code, self.detail)
+
+
+def encode_meta(meta: dict[str, Any]) -> str:
+    raw = json.dumps(meta, ensure_ascii=False, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _error(resp: httpx.Response) -> ElementError:
+    code, detail = "element_error", f"HTTP {resp.status_code}"
+    try:
+        body = resp.json()
+        code = str(body.get("code") or code)
+        detail = str(body.get("detail") or detail)
+    except ValueError:
+        pass
+    return ElementError(resp.status_code, code, detail)
+
+
+class ElementClient:
+    def __init__(self, http: ServiceClient) -> None:
+        self.http = http
+
+    async def _call(self, base: str, method: str, path: str, **kw: Any) -> httpx.Response:
+        try:
+            return await self.http.request(base, method, path, **kw)
+        except ProblemError as exc:  # предохранитель разомкнут или элемент не отвечает
+            raise ElementError(0, exc.code, exc.detail) from exc
+        except httpx.HTTPError as exc:  # обрыв во время передачи потокового тела
+            self.http.breaker(base).record_failure()
+            raise ElementError(0, "upstream_failed", f"{base}: {type(exc).__name__}: {exc}") from exc
+
+    async def put_file(self, base: str, file_id: str, meta: dict[str, Any], content: Any, *,
+                       length: int | None = None, expected_sha256: str | None = None) -> dict[str, Any]:
+        headers = {"X-Artstore-Meta": encode_meta(meta), "Content-Type": "application/octet-stream"}
+        if length is not None:
+            headers["Content-Length"] = str(length)
+        if expected_sha256:
+            headers["X-Expected-SHA256"] = expected_sha256
+        resp = await self._call(base, "PUT", f"/api/v1/files/{file_id}", content=content, headers=headers)
+        if resp.status_code not in (200, 201):
+            raise _error(resp)
+        return dict(resp.json())
+
+    async def get_attr(self, base: str, file_id: str) -> dict[str, Any] | None:
+        resp = await self._call(base, "GET", f"/api/v1/files/{file_id}")
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise _error(resp)
+        return dict(resp.json())
+
+    async def delete_file(self, base: str, file_id: str) -> bool:
+        resp = await self._call(base, "DELETE", f"/api/v1/files/{file_id}")
+        if resp.status_code == 404:
+            return False
+        if resp.status_code not in (200, 204):
+            raise _error(resp)
+        return True
+
+    @asynccontextmanager
+    async def content(self, base: str, file_id: str, *, raw: bool = True) -> AsyncIterator[httpx.Response]:
+        try:
+            async with self.http.stream(base, "GET", f"/api/v1/files/{file_id}/content",
+                                        params={"raw": "true"} if raw else None) as resp:
+                if resp.status_code != 200:
+                    await resp.aread()
+                    raise _error(resp)
+                yield resp
+        except ProblemError as exc:
+            raise ElementError(0, exc.code, exc.detail) from exc
+
+    # --- частичные загрузки (tus на стороне элемента) ------------------------------------------------
+    async def create_upload(self, base: str, upload_id: str, length: int, meta: dict[str, Any],
+                            expires_in: int) -> dict[str, Any]:
+        body = {"upload_id": upload_id, "length": length, "meta": meta, "expires_in": expires_in}
+        resp = await self._call(base, "POST", "/api/v1/uploads", json=body)
+        if resp.status_code not in (200, 201):
+            raise _error(resp)
+        return dict(resp.json())
+
+    async def upload_state(self, base: str, upload_id: str) -> dict[str, Any] | None:
+        resp = await self._call(base, "GET", f"/api/v1/uploads/{upload_id}")
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise _error(resp)
+        return dict(resp.json())
+
+    async def patch_upload(self, base: str, upload_id: str, offset: int, content: Any,
+                           length: int | None = None) -> int:
+        headers = {"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"}
+        if length is not None:
+            headers["Content-Length"] = str(length)
+        resp = await self._call(base, "PATCH", f"/api/v1/uploads/{upload_id}", content=content, headers=headers)
+        if resp.status_code not in (200, 204):
+            raise _error(resp)
+        if resp.headers.get("Upload-Offset"):
+            return int(resp.headers["Upload-Offset"])
+        return int(resp.json()["offset"])
+
+    async def commit_upload(self, base: str, upload_id: str) -> dict[str, Any]:
+        resp = await self._call(base, "POST", f"/api/v1/uploads/{upload_id}/commit")
+        if resp.status_code not in (200, 201):
+            raise _error(resp)
+        return dict(resp.json())
+
+    async def delete_upload(self, base: str, upload_id: str) -> None:
+        resp = await self._call(base, "DELETE", f"/api/v1/uploads/{upload_id}")
+        if resp.status_code not in (200, 204, 404):
+            raise _error(resp)

@@ -1,0 +1,134 @@
+"""Бизнес-метрики ingester и счётчики для панели admin-ui (`GET /api/v1/stats`).
+
+Счётчики панели копятся в памяти и раз в несколько секунд сбрасываются в хэш Redis одной командой:
+панель видит сумму по всем репликам, а горячий путь загрузки не платит лишним походом в Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter as TallyCounter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from redis.exceptions import RedisError
+
+from artstore_common import CircuitState
+
+_log = logging.getLogger("ingester.metrics")
+_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
+STAT_FIELDS = ("uploads_total", "upload_bytes_total", "errors_total", "deletes_total", "tus_uploads_total",
+               "batch_requests_total", "finalize_total", "transfers_total", "rate_limited_total")
+
+
+class _BreakerCollector(Collector):
+    """Состояние предохранителей читается в момент опроса — без гонок с горячим путём."""
+
+    def __init__(self, breakers: Callable[[], dict[str, Any]]) -> None:
+        self._breakers = breakers
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        family = GaugeMetricFamily("artstore_circuit_breaker_open", "1 — предохранитель цели разомкнут",
+                                   labels=["target"])
+        for target, breaker in list(self._breakers().items()):
+            family.add_metric([target], 0.0 if breaker.state is CircuitState.CLOSED else 1.0)
+        yield family
+
+
+class _SagaCollector(Collector):
+    def __init__(self, counts: Callable[[], dict[str, int]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        family = GaugeMetricFamily("artstore_saga_transactions", "Транзакции переноса по состояниям",
+                                   labels=["state"])
+        for state, count in sorted(self._counts().items()):
+            family.add_metric([state], float(count))
+        yield family
+
+
+class IngesterMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.uploads = Counter("artstore_uploads", "Загрузки по исходу", ["outcome"], registry=registry)
+        self.upload_bytes = Counter("artstore_upload_bytes", "Байты принятых файлов", registry=registry)
+        self.upload_duration = Histogram("artstore_upload_duration_seconds", "Длительность загрузки",
+                                         buckets=_DURATION_BUCKETS, registry=registry)
+        self.placement = Counter("artstore_placement_decisions", "Решения о размещении",
+                                 ["storage_element", "result"], registry=registry)
+        self.registry = registry
+        self.saga_counts: dict[str, int] = {}
+        self.tally: TallyCounter[str] = TallyCounter()
+
+    def watch_breakers(self, breakers: Callable[[], dict[str, Any]]) -> None:
+        self.registry.register(_BreakerCollector(breakers))
+        self.registry.register(_SagaCollector(lambda: self.saga_counts))
+
+    def upload_ok(self, size: int, seconds: float) -> None:
+        self.uploads.labels("success").inc()
+        self.upload_bytes.inc(size)
+        self.upload_duration.observe(seconds)
+        self.tally["uploads_total"] += 1
+        self.tally["upload_bytes_total"] += size
+
+    def upload_failed(self, outcome: str) -> None:
+        self.uploads.labels(outcome).inc()
+        self.tally["errors_total"] += 1
+
+
+class StatsFlusher:
+    """Периодически переносит накопленные приращения в хэш `{ns}:ingester:stats`."""
+
+    def __init__(self, redis: aioredis.Redis, namespace: str, metrics: IngesterMetrics, interval: float = 2.0):
+        self.redis = redis
+        self.key = f"{namespace}:ingester:stats"
+        self.metrics = metrics
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    async def flush(self) -> None:
+        pending = self.metrics.tally
+        if not pending:
+            return
+        self.metrics.tally = TallyCounter()
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for name, value in pending.items():
+                    pipe.hincrby(self.key, name, value)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            # Redis недоступен — вернём приращения, чтобы не потерять их при следующей попытке
+            self.metrics.tally.update(pending)
+            _log.debug("счётчики не сброшены в Redis: %s", exc)
+
+    async def read(self) -> dict[str, int]:
+        totals = dict.fromkeys(STAT_FIELDS, 0)
+        try:
+            raw = await self.redis.hgetall(self.key)
+            for k, v in raw.items():
+                totals[k.decode() if isinstance(k, bytes) else k] = int(v)
+        except (RedisError, OSError):
+            pass
+        for name, value in self.metrics.tally.items():
+            totals[name] = totals.get(name, 0) + value
+        return totals
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.flush()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="stats-flusher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
