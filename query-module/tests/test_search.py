@@ -5,11 +5,11 @@ from __future__ import annotations
 from query_fleet import Fleet, needs_real_element
 
 
-def _fleet_with_docs(fleet: Fleet) -> dict[str, str]:
+def _fleet_with_docs(fleet: Fleet, **query_settings: object) -> dict[str, str]:
     fleet.add_element("se-a", "edit")
     fleet.add_element("se-b", "rw")
     fleet.publish()
-    fleet.start_query()
+    fleet.start_query(**query_settings)
     ids = {
         "ru1": fleet.put("se-a", "Отчет_квартальный.pdf", b"a" * 100, tags=["финансы", "квартал"],
                          description="Квартальный отчет о продажах"),
@@ -51,6 +51,13 @@ def test_search_merges_elements_and_pages(fleet: Fleet) -> None:
     names = [r["original_filename"] for r in by_name["results"]]
     assert names == sorted(names, key=str.casefold)
     assert ids["ru1"] in _ids(by_name)
+
+
+def test_deep_window_is_fetched_in_element_pages(fleet: Fleet) -> None:
+    _fleet_with_docs(fleet, element_page_limit=1)
+    page = _search(fleet, limit=2, offset=1, sort_by="file_size", sort_order="asc")
+    assert [r["file_size"] for r in page["results"]] == [100, 200]
+    assert page["total_count"] == 4 and page["has_more"] is True
 
 
 @needs_real_element

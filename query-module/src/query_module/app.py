@@ -61,7 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cache = LocationCache(redis, settings.redis_namespace, metrics, size=settings.location_cache_size,
                               ttl=settings.location_cache_ttl, redis_ttl=settings.redis_location_ttl)
         app.state.locator = Locator(elements, cache, metrics)
-        app.state.search = SearchService(elements, metrics, settings.max_result_window)
+        app.state.search = SearchService(elements, metrics, settings.max_result_window,
+                                         settings.element_page_limit)
         app.state.file_events = FileEventsListener(settings.redis_url, settings.redis_namespace, cache)
         await app.state.discovery.start()
         await app.state.file_events.start()

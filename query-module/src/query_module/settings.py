@@ -40,6 +40,8 @@ class Settings(ServiceSettings):
 
     # Глубина пагинации: каждый элемент отдаёт offset+limit строк, поэтому окно ограничено.
     max_result_window: int = Field(10_000, ge=1)
+    # Сколько строк элемент отдаёт за один запрос поиска (его limit ≤ 1000 по контракту).
+    element_page_limit: int = Field(1000, ge=1, le=1000)
     suggest_max_limit: int = Field(50, ge=1)
 
 

@@ -68,6 +68,7 @@ class SearchResponse(BaseModel):
     has_more: bool
     partial: bool = Field(description="true — часть элементов не ответила, результаты неполные")
     unavailable_storage_elements: list[str]
+    total_is_lower_bound: bool = Field(False, description="true — элемент посчитал совпадения лишь до потолка")
 
 
 class Suggestion(BaseModel):

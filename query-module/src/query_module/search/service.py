@@ -37,15 +37,17 @@ def _sort_key(sort_by: str) -> Any:
 
 
 def merge(rows: list[dict[str, Any]], sort_by: str, sort_order: str) -> list[dict[str, Any]]:
-    """Устойчивый порядок: сначала по file_id, затем (устойчивой) сортировкой по ключу."""
+    """Устойчивый порядок: сначала по file_id, затем (устойчивой) сортировкой по ключу — так же, как
+    упорядочивает элемент (ключ, затем file_id). Релевантность — всегда от лучшего к худшему."""
     rows = sorted(rows, key=lambda r: str(r.get("file_id") or ""))
-    rows.sort(key=_sort_key(sort_by), reverse=sort_order == "desc")
+    rows.sort(key=_sort_key(sort_by), reverse=sort_by == "relevance" or sort_order == "desc")
     return rows
 
 
 class SearchService:
-    def __init__(self, elements: Elements, metrics: QueryMetrics, max_window: int) -> None:
+    def __init__(self, elements: Elements, metrics: QueryMetrics, max_window: int, page_limit: int = 1000) -> None:
         self.elements = elements
+        self.page_limit = page_limit
         self.metrics = metrics
         self.max_window = max_window
 
@@ -58,9 +60,10 @@ class SearchService:
         body = req.for_element(window)
         live, down = self.elements.readable()
 
-        async def ask(el: Element) -> dict[str, Any]:
+        async def ask_page(el: Element, offset: int, limit: int) -> dict[str, Any]:
             started = time.perf_counter()
-            resp = await self.elements.call_json(el, "POST", "/api/v1/search", json=body)
+            resp = await self.elements.call_json(el, "POST", "/api/v1/search",
+                                                 json={**body, "offset": offset, "limit": limit})
             self.metrics.search_duration.labels(el.id).observe(time.perf_counter() - started)
             if resp.status_code != 200:
                 raise ElementError(f"{el.id}: поиск ответил HTTP {resp.status_code}: {resp.text[:200]}")
@@ -69,11 +72,22 @@ class SearchService:
                 raise ElementError(f"{el.id}: неожиданный ответ поиска")
             return data
 
+        async def ask(el: Element) -> dict[str, Any]:
+            # Элемент отдаёт не больше page_limit строк за раз; глубокое окно добираем страницами.
+            data = await ask_page(el, 0, min(window, self.page_limit))
+            rows = list(data["results"])
+            while len(rows) < window and len(data["results"]) == self.page_limit:
+                data = await ask_page(el, len(rows), min(window - len(rows), self.page_limit))
+                rows += data["results"]
+            return {**data, "results": rows}
+
         answers, failed = await self.elements.fan_out(live, ask)
         rows: list[dict[str, Any]] = []
         total = 0
+        lower_bound = False
         for element_id, data in answers.items():
             total += int(data.get("total_count") or 0)
+            lower_bound = lower_bound or bool(data.get("total_is_lower_bound"))
             for row in data["results"]:
                 if isinstance(row, dict):
                     row.setdefault("storage_element_id", element_id)
@@ -86,7 +100,7 @@ class SearchService:
         return SearchResponse(
             results=page, total_count=total, limit=req.limit, offset=req.offset,
             has_more=req.offset + len(page) < total, partial=bool(unavailable),
-            unavailable_storage_elements=unavailable,
+            unavailable_storage_elements=unavailable, total_is_lower_bound=lower_bound,
         )
 
     async def suggest(self, prefix: str, limit: int) -> SuggestResponse:
