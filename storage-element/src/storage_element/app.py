@@ -1,0 +1,105 @@
+"""Сборка приложения элемента хранения: при старте — кэш-таблица, восстановление по WAL, фоновые задачи."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+
+from artstore_common import (
+    EventPublisher,
+    JWKSVerifier,
+    create_service_app,
+    make_engine,
+    ping,
+    setup_logging,
+)
+
+from .archive import archive_all
+from .backends import make_backend
+from .element import Element
+from .reconcile import recover
+from .retention import run_retention
+from .routes import admin, files, search, uploads
+from .scrub import scrub
+from .settings import Settings, get_settings
+from .uploads import Uploads
+
+VERSION = admin.VERSION
+_log = logging.getLogger("storage_element")
+
+
+async def _periodic(name: str, hours: float, job: Callable[[], Awaitable[Any]], first_delay: float) -> None:
+    """Повторять задачу; сбой одной итерации не останавливает следующие."""
+    if hours <= 0:
+        return
+    await asyncio.sleep(first_delay)
+    while True:
+        try:
+            await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            _log.exception("фоновая задача %s завершилась ошибкой", name)
+        await asyncio.sleep(hours * 3600)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    setup_logging("storage-element", settings.log_level, settings.log_format)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.jwt_verifier = JWKSVerifier(settings.jwks_url, settings.jwt_issuer, settings.jwt_audience)
+        engine = make_engine(settings.database_url)
+        redis = aioredis.from_url(settings.redis_url)
+        backend = make_backend(settings)
+        await backend.start()
+        el = Element(settings, backend, engine, EventPublisher(redis, settings.redis_namespace),
+                     app.state.metrics_registry)
+        app.state.element = el
+        await el.cache.create()
+        outcome = await recover(el)
+        if outcome["completed"] or outcome["rolled_back"]:
+            _log.warning("восстановление по WAL: доведено %(completed)d, откатано %(rolled_back)d", outcome)
+        await el.refresh_totals()
+        app.state.uploads = Uploads(el)
+        app.state.health.add("database", lambda: ping(engine))
+        tasks = [
+            el.spawn(_periodic("retention", settings.retention_interval_hours, lambda: run_retention(el), 30)),
+            el.spawn(_periodic("scrub", settings.scrub_interval_hours, lambda: scrub(el), 600)),
+            el.spawn(_periodic("uploads-expiry", 1.0, app.state.uploads.expire, 60)),
+        ]
+        if el.mode == "ar":
+            tasks.append(el.spawn(archive_all(el)))
+        _log.info("элемент %s запущен: режим %s, хранилище %s, файлов %d", settings.element_id, el.mode,
+                  settings.storage_type, el.file_count)
+        try:
+            yield
+        finally:
+            for task in list(el.background):
+                task.cancel()
+            for task in list(el.background):
+                with contextlib.suppress(BaseException):
+                    await task
+            el.wal.close()
+            await backend.close()
+            await redis.aclose()
+            await engine.dispose()
+            await app.state.jwt_verifier.close()
+
+    app = create_service_app(
+        service="storage-element", version=VERSION, title="ArtStore Storage Element",
+        description="Элемент хранения: файлы и attr.json, локальный WAL, кэш в PostgreSQL, поиск по кэшу.",
+        lifespan=lifespan, cors_origins=settings.cors_origins,
+    )
+    for module in (admin, files, search, uploads):
+        app.include_router(module.router)
+    return app

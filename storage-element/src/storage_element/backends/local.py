@@ -1,0 +1,242 @@
+"""Локальная ФС: temp → fsync → rename → fsync(dir), чтение большими кусками в потоке."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from ..layout import attr_key
+from ..settings import Settings
+from .base import READ_CHUNK, Backend, Sink, Transform
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _makedirs(root: Path, rel_dir: str) -> Path:
+    """Создаёт каталоги часа; каждый новый каталог фиксируется fsync родителя, иначе он может пропасть."""
+    target = root / rel_dir
+    if target.is_dir():
+        return target
+    current = root
+    for part in rel_dir.split("/"):
+        nxt = current / part
+        try:
+            nxt.mkdir()
+            fsync_dir(current)
+        except FileExistsError:
+            pass
+        current = nxt
+    return target
+
+
+class LocalSink(Sink):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        self.stored_size = 0
+
+    def _write(self, batch: list[bytes], process: Transform) -> None:
+        out = process(batch)
+        data = out[0] if len(out) == 1 else b"".join(out)
+        if data:
+            _write_all(self.fd, data)
+            self.stored_size += len(data)
+
+    async def write(self, batch: list[bytes], process: Transform) -> None:
+        await asyncio.to_thread(self._write, batch, process)
+
+    def _finish(self, batch: list[bytes], process: Transform, final: Callable[[], list[bytes]]) -> None:
+        self._write(batch, process)
+        self._write([], lambda _: final())
+        os.fsync(self.fd)
+        os.close(self.fd)
+        self.fd = -1
+
+    async def finish(self, batch: list[bytes], process: Transform, final: Callable[[], list[bytes]]) -> None:
+        await asyncio.to_thread(self._finish, batch, process, final)
+
+    async def abort(self) -> None:
+        def _abort() -> None:
+            if self.fd >= 0:
+                os.close(self.fd)
+                self.fd = -1
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+
+        await asyncio.to_thread(_abort)
+
+
+class LocalBackend(Backend):
+    kind = "local"
+
+    def __init__(self, settings: Settings) -> None:
+        self.root = Path(settings.data_dir).resolve()
+        self.tmp = self.root / ".tmp"
+        self.cold = Path(settings.cold_dir or self.root.parent / "cold").resolve()
+
+    async def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        return self.root / key
+
+    def open_sink(self, key: str, op_id: str) -> Sink:
+        return LocalSink(self.tmp / f"{op_id}.data")
+
+    def _publish(self, sink: LocalSink, key: str, attr: bytes) -> None:
+        attr_tmp = self.tmp / f"{sink.path.stem}.attr"
+        fd = os.open(attr_tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            _write_all(fd, attr)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        directory = _makedirs(self.root, key.rsplit("/", 1)[0])
+        os.rename(sink.path, self.root / key)
+        os.rename(attr_tmp, self.root / attr_key(key))
+        fsync_dir(directory)
+
+    async def publish(self, sink: Sink, key: str, attr: bytes) -> None:
+        assert isinstance(sink, LocalSink)
+        await asyncio.to_thread(self._publish, sink, key, attr)
+
+    async def read_attr(self, key: str) -> bytes | None:
+        try:
+            return await asyncio.to_thread((self.root / attr_key(key)).read_bytes)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    async def write_attr(self, key: str, attr: bytes) -> None:
+        from artstore_common import atomic_write
+
+        await asyncio.to_thread(atomic_write, self.root / attr_key(key), attr)
+
+    async def data_size(self, key: str) -> int | None:
+        try:
+            return (await asyncio.to_thread(os.stat, self.root / key)).st_size
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    async def iter_range(self, key: str, start: int, end: int,
+                         transform: Callable[[bytes], bytes] | None = None) -> AsyncIterator[bytes]:
+        fh = await asyncio.to_thread(open, self.root / key, "rb", buffering=0)
+        try:
+            pos = start
+
+            def _read(n: int) -> tuple[int, bytes]:
+                data = os.pread(fh.fileno(), n, pos)
+                return len(data), (transform(data) if transform is not None and data else data)
+
+            while pos < end:
+                got, chunk = await asyncio.to_thread(_read, min(READ_CHUNK, end - pos))
+                if not got:
+                    break
+                pos += got
+                if chunk:
+                    yield chunk
+        finally:
+            fh.close()
+
+    def _delete(self, key: str) -> None:
+        for path in (self.root / attr_key(key), self.root / key, self.cold / key):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            fsync_dir((self.root / key).parent)
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self._delete, key)
+
+    def _rollback(self, key: str, op_id: str) -> None:
+        for path in (self.tmp / f"{op_id}.data", self.tmp / f"{op_id}.attr"):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        data, attr = self.root / key, self.root / attr_key(key)
+        if data.exists() != attr.exists():
+            self._delete(key)
+
+    async def rollback(self, key: str, op_id: str) -> None:
+        await asyncio.to_thread(self._rollback, key, op_id)
+
+    async def cleanup_tmp(self) -> int:
+        def _clean() -> int:
+            n = 0
+            for p in self.tmp.iterdir():
+                with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                    p.unlink()
+                    n += 1
+            return n
+
+        return await asyncio.to_thread(_clean)
+
+    async def list_keys(self) -> AsyncIterator[list[str]]:
+        def _ls(rel: str) -> list[tuple[str, bool]]:
+            try:
+                with os.scandir(self.root / rel if rel else self.root) as it:
+                    return [(e.name, e.is_dir(follow_symlinks=False)) for e in it if not e.name.startswith(".")]
+            except FileNotFoundError:
+                return []
+
+        stack = [""]
+        while stack:
+            rel = stack.pop()
+            entries = await asyncio.to_thread(_ls, rel)
+            files = [f"{rel}/{n}" if rel else n for n, is_dir in entries if not is_dir]
+            stack.extend(sorted((f"{rel}/{n}" if rel else n for n, d in entries if d), reverse=True))
+            if files:
+                yield files
+
+    def _archive(self, key: str) -> None:
+        src, dst = self.root / key, self.cold / key
+        if not src.exists():
+            return
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(f".{dst.name}.tmp")
+        shutil.copyfile(src, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, dst)
+        fsync_dir(dst.parent)
+        src.unlink()
+        fsync_dir(src.parent)
+
+    async def archive(self, key: str) -> None:
+        await asyncio.to_thread(self._archive, key)
+
+    def _restore(self, key: str) -> None:
+        src, dst = self.cold / key, self.root / key
+        if dst.exists():
+            return
+        tmp = self.tmp / f"restore-{os.getpid()}-{abs(hash(key))}.data"
+        shutil.copyfile(src, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, dst)
+        fsync_dir(dst.parent)
+
+    async def restore(self, key: str) -> None:
+        await asyncio.to_thread(self._restore, key)
+
+    async def in_cold(self, key: str) -> bool:
+        return await asyncio.to_thread((self.cold / key).exists)
+
+    def disk_free(self) -> int | None:
+        return shutil.disk_usage(self.root).free

@@ -1,0 +1,193 @@
+"""Кэш-таблица `{prefix}_files` в PostgreSQL: строки из attr.json, поиск и подсказки.
+
+Таблица — только ускоритель: её можно удалить и пересобрать из attr.json (rebuild.py).
+Поле search_vector генерируется самой СУБД, чтобы приложение не могло забыть его обновить.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .attrs import iso, parse_dt
+
+_CONFIGS = ("russian", "english", "simple")
+_ATTR_COLS = (
+    "file_id", "original_filename", "storage_filename", "storage_path", "file_size", "stored_size",
+    "content_type", "checksum", "created_at", "updated_at", "created_by_id", "created_by_username",
+    "description", "tags", "metadata", "retention_policy", "expires_at", "compression", "storage_element_id",
+    "schema_version",
+)
+
+
+def _vector(p: str) -> str:
+    parts = []
+    for cfg in _CONFIGS:
+        parts.append(
+            f"setweight(to_tsvector('{cfg}', translate(original_filename, '_.-', '   ')), 'A') || "
+            f"setweight(to_tsvector('{cfg}', {p}_tags_text(tags)), 'A') || "
+            f"setweight(to_tsvector('{cfg}', coalesce(description, '')), 'B') || "
+            f"setweight(jsonb_to_tsvector('{cfg}', metadata, '[\"string\", \"numeric\"]'), 'C')"
+        )
+    return " || ".join(parts)
+
+
+def ddl(table: str, prefix: str) -> list[str]:
+    return [
+        "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+        f"CREATE OR REPLACE FUNCTION {prefix}_tags_text(text[]) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE "
+        "AS $$ SELECT coalesce(array_to_string($1, ' '), '') $$",
+        f"""CREATE TABLE IF NOT EXISTS {table} (
+            file_id text PRIMARY KEY,
+            original_filename text NOT NULL,
+            storage_filename text NOT NULL,
+            storage_path text NOT NULL,
+            file_size bigint NOT NULL,
+            stored_size bigint NOT NULL,
+            content_type text,
+            checksum text NOT NULL,
+            created_at timestamptz NOT NULL,
+            updated_at timestamptz,
+            created_by_id text,
+            created_by_username text,
+            description text,
+            tags text[] NOT NULL DEFAULT '{{}}',
+            metadata jsonb NOT NULL DEFAULT '{{}}',
+            retention_policy text,
+            expires_at timestamptz,
+            compression jsonb,
+            storage_element_id text,
+            schema_version int,
+            corrupted boolean NOT NULL DEFAULT false,
+            expiring_notified_at timestamptz,
+            search_vector tsvector GENERATED ALWAYS AS ({_vector(prefix)}) STORED
+        )""",
+        f"CREATE INDEX IF NOT EXISTS {table}_fts ON {table} USING gin (search_vector)",
+        f"CREATE INDEX IF NOT EXISTS {table}_name_trgm ON {table} USING gin (original_filename gin_trgm_ops)",
+        f"CREATE INDEX IF NOT EXISTS {table}_tags_trgm ON {table} USING gin ({prefix}_tags_text(tags) gin_trgm_ops)",
+        f"CREATE INDEX IF NOT EXISTS {table}_tags ON {table} USING gin (tags)",
+        f"CREATE INDEX IF NOT EXISTS {table}_created ON {table} (created_at)",
+        f"CREATE INDEX IF NOT EXISTS {table}_size ON {table} (file_size)",
+        f"CREATE INDEX IF NOT EXISTS {table}_user ON {table} (created_by_username)",
+        f"CREATE INDEX IF NOT EXISTS {table}_expires ON {table} (expires_at) WHERE expires_at IS NOT NULL",
+    ]
+
+
+def row_params(attr: dict[str, Any], stored_size: int | None = None) -> dict[str, Any]:
+    comp = attr.get("compression")
+    return {
+        **{k: attr.get(k) for k in _ATTR_COLS},
+        "stored_size": stored_size if stored_size is not None else
+        (comp or {}).get("stored_size", attr.get("file_size", 0)),
+        "created_at": parse_dt(attr.get("created_at")),
+        "updated_at": parse_dt(attr.get("updated_at")),
+        "expires_at": parse_dt(attr.get("expires_at")),
+        "tags": list(attr.get("tags") or []),
+        "metadata": json.dumps(attr.get("metadata") or {}, ensure_ascii=False),
+        "compression": json.dumps(comp) if comp else None,
+    }
+
+
+def row_to_attr(row: Any) -> dict[str, Any]:
+    m = dict(row._mapping)
+    out: dict[str, Any] = {
+        k: m.get(k) for k in _ATTR_COLS if k not in ("stored_size",)
+    }
+    for k in ("created_at", "updated_at", "expires_at"):
+        out[k] = iso(m.get(k))
+    for k in ("metadata", "compression"):
+        if isinstance(out.get(k), str):
+            out[k] = json.loads(out[k])
+    out["tags"] = list(out.get("tags") or [])
+    if "rank" in m:
+        out["rank"] = float(m["rank"] or 0.0)
+    return out
+
+
+class Cache:
+    def __init__(self, engine: AsyncEngine, table: str, prefix: str) -> None:
+        self.engine = engine
+        self.table = table
+        self.prefix = prefix
+        cols = ", ".join(_ATTR_COLS)
+        vals = ", ".join(
+            f"CAST(:{c} AS jsonb)" if c in ("metadata", "compression") else
+            f"CAST(:{c} AS text[])" if c == "tags" else f":{c}" for c in _ATTR_COLS
+        )
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _ATTR_COLS if c != "file_id")
+        self._upsert = text(
+            f"INSERT INTO {table} ({cols}) VALUES ({vals}) ON CONFLICT (file_id) DO UPDATE SET {updates}")
+
+    async def create(self) -> None:
+        async with self.engine.begin() as conn:
+            # элементы делят базу: создание расширения и функций сериализуем замком на транзакцию
+            await conn.execute(text("SELECT pg_advisory_xact_lock(7253001)"))
+            for stmt in ddl(self.table, self.prefix):
+                await conn.execute(text(stmt))
+
+    async def upsert(self, attr: dict[str, Any], stored_size: int | None = None) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(self._upsert, row_params(attr, stored_size))
+
+    async def upsert_many(self, attrs: list[dict[str, Any]]) -> None:
+        if attrs:
+            async with self.engine.begin() as conn:
+                await conn.execute(self._upsert, [row_params(a) for a in attrs])
+
+    async def get(self, file_id: str) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(text(f"SELECT * FROM {self.table} WHERE file_id = :f"), {"f": file_id})).first()
+        if row is None:
+            return None
+        attr = row_to_attr(row)
+        attr["_corrupted"] = bool(row._mapping["corrupted"])
+        attr["_stored_size"] = int(row._mapping["stored_size"])
+        return attr
+
+    async def delete(self, file_id: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(text(f"DELETE FROM {self.table} WHERE file_id = :f"), {"f": file_id})
+
+    async def totals(self) -> tuple[int, int]:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(text(f"SELECT count(*), coalesce(sum(stored_size), 0) FROM {self.table}"))).one()
+        return int(row[0]), int(row[1])
+
+    async def set_corrupted(self, file_id: str, value: bool) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(text(f"UPDATE {self.table} SET corrupted = :v WHERE file_id = :f"),
+                               {"v": value, "f": file_id})
+
+    async def all_paths(self) -> dict[str, tuple[str, str, int]]:
+        """file_id → (storage_path, checksum, file_size) — для сверки с файлами."""
+        async with self.engine.connect() as conn:
+            rows = await conn.stream(text(f"SELECT file_id, storage_path, checksum, file_size FROM {self.table}"))
+            return {r[0]: (r[1], r[2], int(r[3])) async for r in rows}
+
+    async def delete_many(self, file_ids: list[str]) -> None:
+        if file_ids:
+            async with self.engine.begin() as conn:
+                await conn.execute(text(f"DELETE FROM {self.table} WHERE file_id = ANY(:ids)"), {"ids": file_ids})
+
+    async def expiring(self, until: datetime, limit: int = 1000) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(text(
+                f"SELECT * FROM {self.table} WHERE expires_at IS NOT NULL AND expires_at <= :u "
+                "AND expiring_notified_at IS NULL ORDER BY expires_at LIMIT :l"), {"u": until, "l": limit})).all()
+        return [row_to_attr(r) for r in rows]
+
+    async def mark_notified(self, file_ids: list[str], when: datetime) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(text(f"UPDATE {self.table} SET expiring_notified_at = :w WHERE file_id = ANY(:ids)"),
+                               {"w": when, "ids": file_ids})
+
+    async def expired_temporary(self, now: datetime, limit: int = 1000) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(text(
+                f"SELECT * FROM {self.table} WHERE expires_at IS NOT NULL AND expires_at <= :n "
+                "AND retention_policy = 'temporary' ORDER BY expires_at LIMIT :l"), {"n": now, "l": limit})).all()
+        return [row_to_attr(r) for r in rows]

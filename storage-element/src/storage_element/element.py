@@ -1,0 +1,128 @@
+"""Состояние элемента в процессе: хранилище, WAL, кэш, режим, учёт ёмкости, метрики, события."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from artstore_common import EventPublisher
+
+from .backends import Backend
+from .cache import Cache
+from .modes import JsonSet, ModeState
+from .settings import Settings
+from .wal import Wal
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry, element: Element) -> None:
+        label = ["storage_element"]
+        eid = element.settings.element_id
+        self.capacity = Gauge("artstore_storage_capacity_bytes", "Ёмкость элемента", label, registry=registry)
+        self.used = Gauge("artstore_storage_used_bytes", "Занято на элементе", label, registry=registry)
+        self.files = Gauge("artstore_storage_files", "Файлов на элементе", label, registry=registry)
+        self.disk_free = Gauge("artstore_storage_disk_free_bytes", "Свободно на диске элемента", label,
+                               registry=registry)
+        self.capacity.labels(eid).set(element.settings.max_size)
+        # значения читаются в момент сбора — без фоновых обновлений
+        self.used.labels(eid).set_function(lambda: element.used_bytes)
+        self.files.labels(eid).set_function(lambda: element.file_count)
+        self.disk_free.labels(eid).set_function(lambda: float(element.disk_free()))
+        self.wal_recoveries = Counter("artstore_wal_recoveries_total", "Операции WAL, разобранные при старте",
+                                      ["action"], registry=registry)
+        self.scrub_corruptions = Counter("artstore_scrub_corruptions_total", "Найдено повреждённых файлов",
+                                         registry=registry)
+        self.scrub_runs = Counter("artstore_scrub_runs_total", "Проходы проверки целостности", registry=registry)
+        self.retention_expired = Counter("artstore_retention_expired_total", "Удалено истёкших временных файлов",
+                                         registry=registry)
+
+
+class Element:
+    def __init__(self, settings: Settings, backend: Backend, engine: AsyncEngine, publisher: EventPublisher,
+                 registry: CollectorRegistry) -> None:
+        self.settings = settings
+        self.backend = backend
+        self.engine = engine
+        self.publisher = publisher
+        self.data_dir = Path(settings.data_dir).resolve()
+        self.state_dir = self.data_dir / ".state"
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.wal = Wal(self.data_dir / ".wal")
+        self.cache = Cache(engine, settings.files_table, settings.table_prefix)
+        self.modes = ModeState(self.state_dir, settings.mode)
+        self.corrupt = JsonSet(self.state_dir / "corrupt.json")
+        self.restored = JsonSet(self.state_dir / "restored.json")
+        self.used_bytes = 0
+        self.file_count = 0
+        self.reserved = 0
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.background: set[asyncio.Task[Any]] = set()
+        self.metrics = Metrics(registry, self)
+
+    @property
+    def mode(self) -> str:
+        return self.modes.mode
+
+    def disk_free(self) -> int:
+        free = self.backend.disk_free()
+        if free is None:
+            free = shutil.disk_usage(self.data_dir).free
+        return int(free)
+
+    def free_for_write(self) -> int:
+        """Сколько ещё можно принять: предел элемента и реальное место на диске, за вычетом уже обещанного."""
+        by_quota = self.settings.max_size - self.used_bytes - self.reserved
+        disk = self.backend.disk_free()
+        if disk is None:
+            return max(0, by_quota)
+        return max(0, min(by_quota, disk - self.settings.disk_reserve_bytes - self.reserved))
+
+    @contextmanager
+    def reserve(self, nbytes: int) -> Iterator[None]:
+        self.reserved += nbytes
+        try:
+            yield
+        finally:
+            self.reserved -= nbytes
+
+    def lock(self, file_id: str) -> asyncio.Lock:
+        lock = self._locks.get(file_id)
+        if lock is None:
+            lock = self._locks[file_id] = asyncio.Lock()
+        return lock
+
+    def release_lock(self, file_id: str) -> None:
+        lock = self._locks.get(file_id)
+        if lock is not None and not lock.locked():
+            self._locks.pop(file_id, None)
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+        return task
+
+    async def refresh_totals(self) -> None:
+        self.file_count, self.used_bytes = await self.cache.totals()
+
+    def event_data(self, attr: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        return {"file_id": attr["file_id"], "storage_element_id": self.settings.element_id,
+                "owner_id": attr.get("created_by_id"), "original_filename": attr.get("original_filename"),
+                **extra}
+
+    def info(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "id": s.element_id, "name": s.name, "mode": self.mode, "storage_type": s.storage_type,
+            "status": "online", "capacity_bytes": s.max_size, "used_bytes": self.used_bytes,
+            "free_bytes": max(0, s.max_size - self.used_bytes), "disk_free_bytes": self.disk_free(),
+            "file_count": self.file_count, "retention_days": s.retention_days, "priority": s.priority,
+            "api_url": s.api_url,
+        }

@@ -1,0 +1,140 @@
+"""Отдача содержимого: Range (одиночный, суффикс, открытый), сильный ETag = sha256, If-Range,
+Repr-Digest, Content-Disposition по RFC 6266.
+
+Повреждённый файл не отдаётся как целый: помеченный скрабом — 409 до начала ответа; при полном
+чтении хэш сверяется на лету, и несовпадение в конце обрывает соединение (исключение в потоке),
+а не завершает ответ как успешный.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response, StreamingResponse
+
+from artstore_common import ProblemError
+
+from . import modes
+from .codec import ReadVerifier
+from .element import Element
+from .layout import content_disposition
+
+_log = logging.getLogger("storage_element.reader")
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class CorruptStreamError(Exception):
+    """Хэш потока не сошёлся с attr.json — соединение обрывается."""
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """[start, end) или None (весь файл); 416 — диапазон вне файла."""
+    if not header:
+        return None
+    m = _RANGE.match(header.strip().replace(" ", ""))
+    if not m or (not m.group(1) and not m.group(2)):
+        return None  # несколько диапазонов или мусор: RFC 9110 разрешает ответить всем файлом
+    first, last = m.group(1), m.group(2)
+    if first:
+        start = int(first)
+        end = min(int(last) + 1, size) if last else size
+        if last and int(last) < start:
+            return None
+    else:
+        n = int(last)
+        start, end = max(0, size - n), size
+        if n == 0:
+            start = end = size
+    if start >= size or start >= end:
+        raise ProblemError(416, "range_not_satisfiable",
+                           f"диапазон {header} вне файла размером {size} байт",
+                           headers={"Content-Range": f"bytes */{size}"})
+    return start, end
+
+
+def ensure_readable(el: Element, attr: dict[str, Any]) -> None:
+    file_id = attr["file_id"]
+    if el.mode == "ar" and file_id not in el.restored:
+        raise ProblemError(
+            409, "file_archived",
+            f"файл {file_id} в холодном хранении (элемент в режиме ar); "
+            f"верните его: POST /api/v1/files/{file_id}/restore",
+            extra={"restore_url": f"/api/v1/files/{file_id}/restore"},
+        )
+    modes.check(el.mode, "read")
+    if attr.get("_corrupted") or file_id in el.corrupt:
+        raise ProblemError(409, "file_corrupted",
+                           f"файл {file_id} повреждён (sha256 не совпадает с attr.json) и не отдаётся; "
+                           "восстановите его из резервной копии")
+
+
+async def _mark_corrupt(el: Element, attr: dict[str, Any], actual: str) -> None:
+    _log.error("файл %s повреждён: sha256 %s вместо %s", attr["file_id"], actual, attr["checksum"])
+    el.corrupt.add(attr["file_id"], actual)
+    el.metrics.scrub_corruptions.inc()
+    await el.cache.set_corrupted(attr["file_id"], True)
+
+
+async def _stream(el: Element, attr: dict[str, Any], start: int, end: int, raw: bool) -> AsyncIterator[bytes]:
+    key = attr["storage_path"]
+    comp = attr.get("compression")
+    stored = int(attr["_stored_size"])
+    full = start == 0 and end == int(attr["file_size"]) and not raw
+    if comp and not raw:
+        # сжатый файл: распаковываем с начала и вырезаем нужный диапазон
+        verifier = ReadVerifier(comp["algorithm"], full)
+        pos = 0
+        async for chunk in el.backend.iter_range(key, 0, stored, verifier):
+            lo, hi = max(start - pos, 0), min(end - pos, len(chunk))
+            pos += len(chunk)
+            if hi > lo:
+                yield chunk[lo:hi] if (lo, hi) != (0, len(chunk)) else chunk
+            if pos >= end and not full:
+                return
+    else:
+        verifier = ReadVerifier(None, full)
+        async for chunk in el.backend.iter_range(key, start, end, verifier if full else None):
+            yield chunk
+    if full:
+        actual = verifier.hexdigest()
+        if actual != attr["checksum"]:
+            await _mark_corrupt(el, attr, actual)
+            raise CorruptStreamError(f"sha256 файла {attr['file_id']} не сошёлся; поток оборван")
+
+
+async def content_response(el: Element, request: Request, attr: dict[str, Any], raw: bool) -> Response:
+    ensure_readable(el, attr)
+    size = int(attr["_stored_size"]) if raw else int(attr["file_size"])
+    etag = f'"{attr["checksum"]}-raw"' if raw else f'"{attr["checksum"]}"'
+    headers = {
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": content_disposition(attr["original_filename"]),
+        "Cache-Control": "private, max-age=0",
+    }
+    if not raw:
+        digest = base64.b64encode(bytes.fromhex(attr["checksum"])).decode()
+        headers["Repr-Digest"] = f"sha-256=:{digest}:"
+    elif attr.get("compression"):
+        headers["X-Artstore-Compression"] = attr["compression"]["algorithm"]
+    inm = request.headers.get("if-none-match")
+    if inm and (inm.strip() == "*" or etag in [t.strip() for t in inm.split(",")]):
+        return Response(status_code=304, headers=headers)
+    range_header = request.headers.get("range")
+    if_range = request.headers.get("if-range")
+    if range_header and if_range and if_range.strip() != etag:
+        range_header = None  # представление изменилось (или If-Range — дата): отдаём целиком
+    rng = parse_range(range_header, size)
+    media = "application/octet-stream" if raw else (attr.get("content_type") or "application/octet-stream")
+    if rng is None:
+        headers["Content-Length"] = str(size)
+        return StreamingResponse(_stream(el, attr, 0, size, raw), status_code=200, headers=headers, media_type=media)
+    start, end = rng
+    headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    headers["Content-Length"] = str(end - start)
+    return StreamingResponse(_stream(el, attr, start, end, raw), status_code=206, headers=headers, media_type=media)

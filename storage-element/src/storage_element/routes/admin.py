@@ -1,0 +1,62 @@
+"""Служебное: сведения и ёмкость (без токена), режим, кэш, скраб (ADMIN)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+
+from artstore_common import Role, require_roles
+
+from ..archive import archive_all
+from ..element import Element
+from ..models import ModeRequest
+from ..reconcile import consistency, rebuild
+from ..scrub import scrub
+from . import element
+
+router = APIRouter(prefix="/api/v1", tags=["element"])
+admin = [require_roles(Role.ADMIN)]
+VERSION = "0.1.0"
+
+
+@router.get("/info", summary="Сведения об элементе (для discovery)")
+async def info(el: Element = Depends(element)) -> dict[str, Any]:
+    return {**el.info(), "version": VERSION}
+
+
+@router.get("/capacity", summary="Ёмкость")
+async def capacity(el: Element = Depends(element)) -> dict[str, Any]:
+    i = el.info()
+    return {k: i[k] for k in ("capacity_bytes", "used_bytes", "free_bytes", "disk_free_bytes", "file_count")}
+
+
+@router.post("/mode", summary="Сменить режим (rw→ro, ro→ar)", dependencies=admin)
+async def change_mode(req: ModeRequest, el: Element = Depends(element)) -> dict[str, Any]:
+    old = el.mode
+    new = el.modes.change(req.mode)
+    if new == "ar" and old != "ar":
+        el.spawn(archive_all(el))
+    return {"mode": new, "previous": old}
+
+
+_cache_lock = asyncio.Lock()
+
+
+@router.post("/cache/rebuild", summary="Пересобрать кэш из attr.json", dependencies=admin)
+async def cache_rebuild(mode: Literal["full", "incremental"] = Query("incremental"),
+                        el: Element = Depends(element)) -> dict[str, Any]:
+    async with _cache_lock:
+        return await rebuild(el, mode)
+
+
+@router.get("/cache/consistency", summary="Сверка кэша с файлами (только отчёт)", dependencies=admin)
+async def cache_consistency(el: Element = Depends(element)) -> dict[str, Any]:
+    return await consistency(el)
+
+
+@router.post("/scrub", summary="Проверка целостности: sha256 данных против attr.json", dependencies=admin)
+async def run_scrub(el: Element = Depends(element)) -> dict[str, Any]:
+    async with _cache_lock:
+        return await scrub(el)

@@ -1,0 +1,95 @@
+"""Файлы: потоковая запись, метаданные, содержимое с Range, удаление, восстановление из `ar`."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from artstore_common import CurrentPrincipal, ProblemError, Role, require_roles
+
+from .. import modes
+from ..archive import restore_file
+from ..element import Element
+from ..layout import valid_file_id
+from ..models import parse_meta_header
+from ..reader import content_response
+from ..writer import remove, store
+from . import element
+
+router = APIRouter(prefix="/api/v1/files", tags=["files"])
+_SHA = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+async def _attr(el: Element, file_id: str) -> dict[str, Any]:
+    if not valid_file_id(file_id):
+        raise ProblemError(404, "file_not_found", f"файла {file_id!r} нет на элементе {el.settings.element_id}")
+    attr = await el.cache.get(file_id)
+    if attr is None:
+        raise ProblemError(404, "file_not_found", f"файла {file_id} нет на элементе {el.settings.element_id}")
+    return attr
+
+
+def _public(attr: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in attr.items() if not k.startswith("_")}
+
+
+@router.put("/{file_id}", status_code=201, summary="Записать файл потоком",
+            dependencies=[require_roles(Role.ADMIN)],
+            responses={200: {"description": "повтор того же содержимого"}, 201: {"description": "записан"}})
+async def put_file(file_id: str, request: Request, el: Element = Depends(element)) -> JSONResponse:
+    if not valid_file_id(file_id):
+        raise ProblemError(422, "invalid_id", f"недопустимый file_id {file_id!r}: латиница, цифры, '-', '_', '.'")
+    meta = parse_meta_header(request.headers.get("x-artstore-meta"))
+    expected = request.headers.get("x-expected-sha256")
+    if expected is not None and not _SHA.match(expected.strip()):
+        raise ProblemError(422, "invalid_checksum", "X-Expected-SHA256 должен быть 64 hex-символа")
+    length_header = request.headers.get("content-length")
+    try:
+        length = int(length_header) if length_header is not None else None
+    except ValueError as exc:
+        raise ProblemError(400, "bad_request", "Content-Length не число") from exc
+    status, attr = await store(el, file_id, meta, request.stream(), length, expected.strip() if expected else None)
+    return JSONResponse(attr, status_code=status)
+
+
+@router.get("/{file_id}", summary="Метаданные файла (attr.json)")
+async def get_file(file_id: str, _: CurrentPrincipal, el: Element = Depends(element)) -> dict[str, Any]:
+    attr = await _attr(el, file_id)
+    out = _public(attr)
+    out["corrupted"] = bool(attr.get("_corrupted") or file_id in el.corrupt)
+    if el.mode == "ar":
+        out["archived"] = file_id not in el.restored
+    return out
+
+
+@router.get("/{file_id}/content", summary="Содержимое файла (Range, ETag, Repr-Digest)",
+            response_class=Response)
+async def get_content(file_id: str, request: Request, _: CurrentPrincipal, raw: bool = Query(False),
+                      el: Element = Depends(element)) -> Response:
+    return await content_response(el, request, await _attr(el, file_id), raw)
+
+
+@router.delete("/{file_id}", status_code=204, summary="Удалить файл (только режим edit)",
+               dependencies=[require_roles(Role.ADMIN)])
+async def delete_file(file_id: str, el: Element = Depends(element)) -> Response:
+    modes.check(el.mode, "delete")
+    await _attr(el, file_id)
+    await remove(el, file_id)
+    return Response(status_code=204)
+
+
+@router.post("/{file_id}/restore", status_code=202, summary="Вернуть файл из холодного хранения (режим ar)",
+             dependencies=[require_roles(Role.ADMIN)])
+async def restore(file_id: str, el: Element = Depends(element)) -> dict[str, Any]:
+    attr = await _attr(el, file_id)
+    if el.mode != "ar":
+        raise ProblemError(409, "mode_forbids_operation",
+                           f"элемент в режиме {el.mode}: восстановление нужно только в режиме ar; "
+                           f"разрешено: {modes.allowed_text(el.mode)}")
+    if file_id in el.restored:
+        return {"file_id": file_id, "status": "restored"}
+    el.spawn(restore_file(el, attr))
+    return {"file_id": file_id, "status": "restoring"}

@@ -1,0 +1,122 @@
+"""Поиск по кэш-таблице элемента: полнотекстовый (russian+english+simple), по имени, подсказки.
+
+Всё идёт через индексы: GIN по tsvector, pg_trgm по имени и тегам, btree по дате, размеру, автору.
+Общее число считается с потолком — на миллионе строк точный count(*) дороже самой выдачи.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .cache import row_to_attr
+from .models import SearchRequest
+
+COUNT_CAP = 10_000
+_TSQ = ("(websearch_to_tsquery('russian', :q) || websearch_to_tsquery('english', :q) "
+        "|| websearch_to_tsquery('simple', :q))")
+
+
+def like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def build_where(req: SearchRequest, prefix: str) -> tuple[list[str], dict[str, Any], bool]:
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    ranked = False
+    q = (req.query or "").strip()
+    if q:
+        if req.mode == "fulltext":
+            where.append(f"search_vector @@ {_TSQ}")
+            params["q"] = q
+            ranked = True
+        elif req.mode == "partial":
+            where.append("original_filename ILIKE :q_like")
+            params["q_like"] = f"%{like_escape(q)}%"
+        else:
+            where.append("original_filename = :q_exact")
+            params["q_exact"] = q
+    if req.filename:
+        if req.mode == "exact":
+            where.append("original_filename = :fn")
+            params["fn"] = req.filename
+        else:
+            where.append("original_filename ILIKE :fn_like")
+            params["fn_like"] = f"%{like_escape(req.filename)}%"
+    if req.tags:
+        where.append("tags @> CAST(:tags AS text[])")
+        params["tags"] = list(req.tags)
+    for field, col, op in (
+        ("username", "created_by_username", "="), ("content_type", "content_type", "="),
+        ("min_size", "file_size", ">="), ("max_size", "file_size", "<="),
+        ("created_after", "created_at", ">="), ("created_before", "created_at", "<="),
+    ):
+        value = getattr(req, field)
+        if value is not None and value != "":
+            where.append(f"{col} {op} :{field}")
+            params[field] = value
+    return where, params, ranked
+
+
+def order_by(req: SearchRequest, ranked: bool) -> str:
+    direction = "ASC" if req.sort_order == "asc" else "DESC"
+    if req.sort_by == "relevance":
+        return "rank DESC, created_at DESC, file_id" if ranked else "created_at DESC, file_id"
+    col = {"created_at": "created_at", "file_size": "file_size", "name": "original_filename"}[req.sort_by]
+    return f"{col} {direction}, file_id"
+
+
+async def search(engine: AsyncEngine, table: str, prefix: str, req: SearchRequest) -> dict[str, Any]:
+    where, params, ranked = build_where(req, prefix)
+    clause = ("WHERE " + " AND ".join(where)) if where else ""
+    rank = f"ts_rank(search_vector, {_TSQ})" if ranked else "0.0"
+    cols = ("file_id, original_filename, storage_filename, storage_path, file_size, content_type, checksum, "
+            "created_at, updated_at, created_by_id, created_by_username, description, tags, metadata, "
+            "retention_policy, expires_at, compression, storage_element_id, schema_version")
+    sql = (f"SELECT {cols}, {rank} AS rank FROM {table} {clause} "
+           f"ORDER BY {order_by(req, ranked)} LIMIT :limit OFFSET :offset")
+    count_sql = f"SELECT count(*) FROM (SELECT 1 FROM {table} {clause} LIMIT {COUNT_CAP + 1}) s"
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text(sql), {**params, "limit": req.limit, "offset": req.offset})).all()
+        if req.offset == 0 and len(rows) < req.limit:
+            total = len(rows)
+        else:
+            total = int((await conn.execute(text(count_sql), params)).scalar() or 0)
+    capped = total > COUNT_CAP
+    return {"results": [row_to_attr(r) for r in rows], "total_count": min(total, COUNT_CAP),
+            "total_is_lower_bound": capped}
+
+
+async def suggest(engine: AsyncEngine, table: str, prefix: str, text_prefix: str, limit: int) -> dict[str, Any]:
+    p = text_prefix.strip()
+    if not p:
+        return {"suggestions": []}
+    like = f"{like_escape(p)}%"
+    contains = f"%{like_escape(p)}%"
+    names_sql = text(
+        f"SELECT original_filename AS t, similarity(original_filename, :p) AS s FROM {table} "
+        "WHERE original_filename ILIKE :contains "
+        "ORDER BY (original_filename ILIKE :like) DESC, s DESC, original_filename LIMIT :lim"
+    )
+    tags_sql = text(
+        f"SELECT tag AS t, max(similarity(tag, :p)) AS s FROM ("
+        f"  SELECT unnest(tags) AS tag FROM (SELECT tags FROM {table} "
+        f"  WHERE {prefix}_tags_text(tags) ILIKE :contains LIMIT 2000) r) u "
+        "WHERE tag ILIKE :like GROUP BY tag ORDER BY s DESC, tag LIMIT :lim"
+    )
+    params = {"p": p, "like": like, "contains": contains, "lim": limit}
+    async with engine.connect() as conn:
+        names = (await conn.execute(names_sql, params)).all()
+        tags = (await conn.execute(tags_sql, params)).all()
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for kind, rows in (("filename", names), ("tag", tags)):
+        for t, s in rows:
+            if (kind, t) not in seen:
+                seen.add((kind, t))
+                out.append({"text": t, "kind": kind, "score": round(float(s or 0), 4)})
+    out.sort(key=lambda x: (not x["text"].lower().startswith(p.lower()), -x["score"]))
+    return {"suggestions": out[:limit]}

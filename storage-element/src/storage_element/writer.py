@@ -1,0 +1,175 @@
+"""Протокол записи (ARCHITECTURE.md §3): намерение в WAL → данные во временный файл + fsync →
+attr.json temp + fsync → переименования → fsync(каталога) → строка кэша → фиксация в WAL → 201.
+
+Подтверждённая загрузка не теряется (всё устойчиво до ответа), частичная не видна (до переименования
+её нет в дереве данных, а восстановление по WAL доводит или откатывает каждую операцию).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+from artstore_common import ProblemError
+
+from . import attrs, modes
+from .backends.base import WRITE_BATCH
+from .codec import WriteCodec
+from .element import Element
+from .layout import make_key
+from .models import FileMeta
+
+DEFAULT_TTL_DAYS = 30
+
+
+def expires_for(el: Element, meta: FileMeta, now: Any) -> Any:
+    if meta.expires_at is not None:
+        return attrs.parse_dt(meta.expires_at)
+    if meta.retention_policy == "temporary":
+        return now + timedelta(days=meta.ttl_days or DEFAULT_TTL_DAYS)
+    days = el.settings.retention_days
+    return now + timedelta(days=days) if days > 0 else None
+
+
+def insufficient(el: Element, need: int | None) -> ProblemError:
+    free = el.free_for_write()
+    what = f"файл {need} байт" if need is not None else "файл"
+    return ProblemError(
+        507, "insufficient_storage",
+        f"на элементе {el.settings.element_id} нет места: {what}, свободно {free} байт; выберите другой элемент",
+        extra={"free_bytes": free, "storage_element_id": el.settings.element_id},
+    )
+
+
+async def _hash_only(chunks: AsyncIterator[bytes]) -> str:
+    h = hashlib.sha256()
+    async for c in chunks:
+        h.update(c)
+    return h.hexdigest()
+
+
+async def store(el: Element, file_id: str, meta: FileMeta, chunks: AsyncIterator[bytes],
+                content_length: int | None, expected_sha: str | None) -> tuple[int, dict[str, Any]]:
+    """Записать файл; (201, attr) — новый, (200, attr) — повтор того же содержимого."""
+    modes.check(el.mode, "write")
+    expected = expected_sha.lower() if expected_sha else None
+    lock = el.lock(file_id)
+    try:
+        async with lock:
+            existing = await el.cache.get(file_id)
+            if existing is not None:
+                got = expected or await _hash_only(chunks)
+                if got == existing["checksum"]:
+                    return 200, _public(existing)
+                raise ProblemError(409, "file_exists",
+                                   f"файл {file_id} уже есть на элементе с другим содержимым (sha256 не совпадает)")
+            return 201, await _write_new(el, file_id, meta, chunks, content_length, expected)
+    finally:
+        el.release_lock(file_id)
+
+
+def _public(attr: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in attr.items() if not k.startswith("_")}
+
+
+async def _write_new(el: Element, file_id: str, meta: FileMeta, chunks: AsyncIterator[bytes],
+                     content_length: int | None, expected: str | None) -> dict[str, Any]:
+    now = attrs.now_utc()
+    created_at = attrs.parse_dt(meta.created_at) or now
+    expires_at = expires_for(el, meta, now)
+    key = make_key(meta.original_filename, meta.created_by_username, file_id, now)
+    meta_dict = meta.model_dump()
+    comp_probe = {"algorithm": meta.compression_algorithm, "stored_size": 10**15} if meta.compression_algorithm \
+        else None
+    # проверка размера attr.json до чтения тела: при отказе ничего не записано
+    attrs.encode(attrs.build(file_id=file_id, meta=meta_dict, key=key, file_size=10**15, checksum="0" * 64,
+                             element_id=el.settings.element_id, created_at=created_at, expires_at=expires_at,
+                             compression=comp_probe))
+    limit = el.free_for_write()
+    if content_length is not None and content_length > limit:
+        raise insufficient(el, content_length)
+    op_id = uuid.uuid4().hex
+    with el.reserve(content_length or 0):
+        seq = el.wal.intent(op_id, "put", file_id=file_id, key=key)
+        wal_synced = asyncio.ensure_future(el.wal.sync(seq))
+        sink = el.backend.open_sink(key, op_id)
+        codec = WriteCodec(meta.compression_algorithm)
+        published = False
+        try:
+            total = 0
+            batch: list[bytes] = []
+            size = 0
+            pending: asyncio.Future[None] | None = None
+            async for chunk in chunks:
+                if not chunk:
+                    continue
+                total += len(chunk)
+                if total > limit:
+                    raise insufficient(el, content_length or total)
+                batch.append(chunk)
+                size += len(chunk)
+                if size >= WRITE_BATCH:
+                    if pending is not None:
+                        await pending
+                    pending = asyncio.ensure_future(sink.write(batch, codec.process))
+                    batch, size = [], 0
+            if pending is not None:
+                await pending
+            await sink.finish(batch, codec.process, codec.final)
+            checksum = codec.hexdigest()
+            if expected and expected != checksum:
+                raise ProblemError(422, "checksum_mismatch",
+                                   f"sha256 содержимого {checksum} не совпал с X-Expected-SHA256 {expected}; "
+                                   "файл не сохранён")
+            compression = {"algorithm": meta.compression_algorithm, "stored_size": sink.stored_size} \
+                if meta.compression_algorithm else None
+            attr = attrs.build(file_id=file_id, meta=meta_dict, key=key, file_size=codec.raw_size,
+                               checksum=checksum, element_id=el.settings.element_id, created_at=created_at,
+                               expires_at=expires_at, compression=compression)
+            data = attrs.encode(attr)
+            await wal_synced
+            await el.backend.publish(sink, key, data)
+            published = True
+            await el.cache.upsert(attr, sink.stored_size)
+        except BaseException:
+            if not wal_synced.done():
+                wal_synced.cancel()
+            if not published:
+                await asyncio.shield(_undo(el, sink, key, op_id))
+            raise
+    el.used_bytes += sink.stored_size
+    el.file_count += 1
+    el.wal.close_op(op_id)
+    return attr
+
+
+async def _undo(el: Element, sink: Any, key: str, op_id: str) -> None:
+    await sink.abort()
+    await el.backend.rollback(key, op_id)
+    el.wal.close_op(op_id, "abort")
+
+
+async def remove(el: Element, file_id: str, *, check_mode: bool = True) -> dict[str, Any]:
+    """Удаление: attr.json первым (файла больше нет), затем данные, затем строка кэша."""
+    if check_mode:
+        modes.check(el.mode, "delete")
+    async with el.lock(file_id):
+        attr = await el.cache.get(file_id)
+        if attr is None:
+            raise ProblemError(404, "file_not_found", f"файла {file_id} нет на элементе {el.settings.element_id}")
+        op_id = uuid.uuid4().hex
+        seq = el.wal.intent(op_id, "delete", file_id=file_id, key=attr["storage_path"])
+        await el.wal.sync(seq)
+        await el.backend.delete(attr["storage_path"])
+        await el.cache.delete(file_id)
+        el.corrupt.discard(file_id)
+        el.restored.discard(file_id)
+        el.wal.close_op(op_id)
+        el.used_bytes = max(0, el.used_bytes - int(attr["_stored_size"]))
+        el.file_count = max(0, el.file_count - 1)
+    el.release_lock(file_id)
+    return _public(attr)
