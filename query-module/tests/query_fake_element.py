@@ -85,7 +85,12 @@ def create_fake_element(element_id: str, mode: str, jwks_url: str, issuer: str) 
         q = (body.get("query") or "").casefold()
         hits = [dict(a, rank=1.0) for a, _ in files.values()
                 if q in json.dumps([a["original_filename"], a.get("description")], ensure_ascii=False).casefold()]
-        return {"results": hits[: body["limit"]], "total_count": len(hits)}
+        key = {"file_size": "file_size", "name": "original_filename"}.get(body.get("sort_by", ""), "created_at")
+        hits.sort(key=lambda a: (a[key], a["file_id"]))
+        if body.get("sort_order") == "desc":
+            hits.sort(key=lambda a: a[key], reverse=True)
+        off = body.get("offset", 0)
+        return {"results": hits[off: off + body["limit"]], "total_count": len(hits)}
 
     @app.get("/api/v1/search/suggest")
     async def suggest(prefix: str, _: CurrentPrincipal, limit: int = 10) -> dict[str, Any]:
