@@ -106,7 +106,8 @@ class ElementClient:
     # --- частичные загрузки (tus на стороне элемента) ------------------------------------------------
     async def create_upload(self, base: str, upload_id: str, length: int, meta: dict[str, Any],
                             expires_in: int) -> dict[str, Any]:
-        body = {"upload_id": upload_id, "length": length, "meta": meta, "expires_in": expires_in}
+        body = {"upload_id": upload_id, "file_id": upload_id, "length": length, "meta": meta,
+                "expires_in": expires_in}
         resp = await self._call(base, "POST", "/api/v1/uploads", json=body)
         if resp.status_code not in (200, 201):
             raise _error(resp)
