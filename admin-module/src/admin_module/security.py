@@ -1,0 +1,76 @@
+"""Криптографические примитивы admin-module: шифрование секретов в БД, bcrypt, хэши токенов, секреты."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+from pathlib import Path
+
+import bcrypt
+from cryptography.fernet import Fernet, InvalidToken
+
+_log = logging.getLogger("admin_module.security")
+
+
+class SecretBox:
+    """Симметричное шифрование (Fernet: AES-128-CBC + HMAC) ключом, выведенным из KEK."""
+
+    def __init__(self, key_material: str) -> None:
+        # Из любой строки — стабильный 32-байтовый ключ; формат KEK не навязываем оператору.
+        digest = hashlib.sha256(b"artstore-admin-kek:" + key_material.encode()).digest()
+        self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+
+    def encrypt(self, data: bytes) -> bytes:
+        return self._fernet.encrypt(data)
+
+    def decrypt(self, token: bytes) -> bytes:
+        try:
+            return self._fernet.decrypt(token)
+        except InvalidToken as exc:
+            raise RuntimeError(
+                "не удалось расшифровать секрет из БД: ADMIN_KEY_ENCRYPTION_KEY не тот, с которым он зашифрован"
+            ) from exc
+
+
+def resolve_kek(configured: str, environment: str, data_dir: Path) -> str:
+    """KEK из настроек; в development — сгенерированный и сохранённый в data_dir (с предупреждением)."""
+    if configured:
+        return configured
+    if environment != "development":
+        raise RuntimeError("ADMIN_KEY_ENCRYPTION_KEY не задан")
+    path = data_dir / "admin-kek.txt"
+    if path.is_file():
+        value = path.read_text(encoding="utf-8").strip()
+    else:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(32)
+        path.write_text(value + "\n", encoding="utf-8")
+        path.chmod(0o600)
+    _log.warning("ADMIN_KEY_ENCRYPTION_KEY не задан: development-ключ из %s; в production задайте его явно", path)
+    return value
+
+
+def hash_secret(secret: str, rounds: int) -> str:
+    return bcrypt.hashpw(secret.encode(), bcrypt.gensalt(rounds)).decode()
+
+
+def check_secret(secret: str, hashed: str) -> bool:
+    try:
+        return bcrypt.checkpw(secret.encode(), hashed.encode())
+    except ValueError:
+        return False
+
+
+def sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def sign_body(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()

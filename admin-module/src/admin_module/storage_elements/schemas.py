@@ -1,0 +1,74 @@
+"""Схемы реестра элементов хранения."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Mode = Literal["edit", "rw", "ro", "ar"]
+Status = Literal["online", "degraded", "offline"]
+
+
+class DiscoverRequest(BaseModel):
+    api_url: str = Field(min_length=8, max_length=500, pattern=r"^https?://", description="Базовый адрес элемента")
+
+
+class RegisterRequest(DiscoverRequest):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    priority: int | None = Field(None, ge=0, le=1_000_000)
+
+
+class ElementUpdate(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    priority: int | None = Field(None, ge=0, le=1_000_000)
+    api_url: str | None = Field(None, min_length=8, max_length=500, pattern=r"^https?://")
+
+
+class ModeRequest(BaseModel):
+    mode: Mode
+
+
+class ElementOut(BaseModel):
+    id: str
+    name: str
+    api_url: str
+    priority: int
+    mode: str | None
+    status: str
+    storage_type: str | None
+    capacity_bytes: int | None
+    used_bytes: int | None
+    free_bytes: int | None
+    file_count: int | None
+    retention_days: int | None
+    version: str | None
+    last_seen_at: datetime | None
+    # то же, что last_seen_at: под этим именем поле ждёт admin-ui
+    last_health_check: datetime | None
+    last_error: str | None
+    registered_at: datetime
+    updated_at: datetime
+
+
+class SummaryOut(BaseModel):
+    total: int
+    online: int
+    degraded: int
+    offline: int
+    capacity_bytes: int
+    used_bytes: int
+    free_bytes: int
+    file_count: int
+    by_mode: dict[str, int]
+    by_status: dict[str, int]
+    # синонимы для admin-ui (StorageSummary)
+    total_elements: int
+    online_elements: int
+    total_capacity_bytes: int
+    total_used_bytes: int
+    total_files: int
+
+
+DiscoveredInfo = dict[str, Any]
