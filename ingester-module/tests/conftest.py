@@ -194,6 +194,23 @@ def fleet(tmp_path: Path, database_url: str, redis_url: str, redis_namespace: st
         f.close()
 
 
+@pytest.fixture
+def fleet_factory(tmp_path: Path, database_url: str) -> Iterator[Any]:
+    """Стенд со своим Redis (например, встроенным, который тест останавливает)."""
+    made: list[Fleet] = []
+
+    def make(redis_url: str, namespace: str = "artstore-own") -> Fleet:
+        f = Fleet(tmp_path, database_url, redis_url, namespace)
+        made.append(f)
+        return f
+
+    try:
+        yield make
+    finally:
+        for f in made:
+            f.close()
+
+
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str, redis_url: str) -> Iterator[Fleet]:
     """Общий стенд модуля: edit-элемент, rw-элемент и один ingester."""
