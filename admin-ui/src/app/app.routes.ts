@@ -31,6 +31,17 @@ export const routes: Routes = [
         loadComponent: () => import('./features/files/file-search').then((m) => m.FileSearch),
       },
       {
+        path: 'service-accounts',
+        title: 'Сервисные аккаунты — ArtStore',
+        loadComponent: () =>
+          import('./features/service-accounts/service-account-list').then((m) => m.ServiceAccountList),
+      },
+      {
+        path: 'service-accounts/:accountId/webhooks',
+        title: 'Вебхуки — ArtStore',
+        loadComponent: () => import('./features/service-accounts/webhook-list').then((m) => m.WebhookList),
+      },
+      {
         path: '**',
         title: 'Не найдено — ArtStore',
         loadComponent: () => import('./shared/not-found').then((m) => m.NotFound),

@@ -38,7 +38,7 @@ export class StorageElementRegister {
   private readonly fb = inject(NonNullableFormBuilder);
 
   protected readonly form = this.fb.group({
-    apiUrl: ['', [Validators.required, Validators.pattern(/^https?:\/\/\S+$/)]],
+    apiUrl: ['', [Validators.required, Validators.pattern(/^\s*https?:\/\/\S+\s*$/)]],
     name: [''],
     priority: [100, [Validators.min(0), Validators.max(100000)]],
   });

@@ -1,0 +1,100 @@
+import { DatePipe } from '@angular/common';
+import { ChangeDetectionStrategy, Component, OnInit, inject, signal } from '@angular/core';
+import { MatButtonModule } from '@angular/material/button';
+import { MAT_DIALOG_DATA, MatDialogModule } from '@angular/material/dialog';
+import { MatPaginatorModule, PageEvent } from '@angular/material/paginator';
+import { MatProgressBarModule } from '@angular/material/progress-bar';
+import { MatTableModule } from '@angular/material/table';
+import { finalize } from 'rxjs';
+import { problemMessage } from '../../core/api/problem';
+import { EmptyState } from '../../shared/empty-state';
+import { ServiceAccountsApi, Webhook, WebhookDelivery } from './service-accounts-api';
+
+/** Журнал доставок: по нему видно, почему получатель не получает события (код ответа, ошибка, попытки). */
+@Component({
+  selector: 'app-webhook-deliveries',
+  imports: [DatePipe, MatDialogModule, MatButtonModule, MatTableModule, MatPaginatorModule, MatProgressBarModule, EmptyState],
+  changeDetection: ChangeDetectionStrategy.OnPush,
+  template: `
+    <h2 mat-dialog-title>Доставки — {{ data.webhook.url }}</h2>
+    <mat-dialog-content>
+      @if (loading()) { <mat-progress-bar mode="indeterminate" class="loading-bar" /> }
+      @if (error()) { <div class="inline-error" role="alert">{{ error() }}</div> }
+      @if (items().length) {
+        <table mat-table [dataSource]="items()" class="deliveries">
+          <ng-container matColumnDef="created_at">
+            <th mat-header-cell *matHeaderCellDef>Время</th>
+            <td mat-cell *matCellDef="let d">{{ (d.delivered_at ?? d.created_at) | date: 'dd.MM.yyyy HH:mm:ss' }}</td>
+          </ng-container>
+          <ng-container matColumnDef="event">
+            <th mat-header-cell *matHeaderCellDef>Событие</th>
+            <td mat-cell *matCellDef="let d">{{ d.event ?? '—' }}</td>
+          </ng-container>
+          <ng-container matColumnDef="status">
+            <th mat-header-cell *matHeaderCellDef>Итог</th>
+            <td mat-cell *matCellDef="let d"><span class="chip" [class]="statusClass(d)">{{ d.status ?? '—' }}</span></td>
+          </ng-container>
+          <ng-container matColumnDef="response_status">
+            <th mat-header-cell *matHeaderCellDef>HTTP</th>
+            <td mat-cell *matCellDef="let d">{{ d.response_status ?? '—' }}</td>
+          </ng-container>
+          <ng-container matColumnDef="attempts">
+            <th mat-header-cell *matHeaderCellDef>Попыток</th>
+            <td mat-cell *matCellDef="let d">{{ d.attempts ?? '—' }}</td>
+          </ng-container>
+          <ng-container matColumnDef="error">
+            <th mat-header-cell *matHeaderCellDef>Ошибка</th>
+            <td mat-cell *matCellDef="let d" class="muted">{{ d.error ?? '' }}</td>
+          </ng-container>
+          <tr mat-header-row *matHeaderRowDef="columns"></tr>
+          <tr mat-row *matRowDef="let row; columns: columns"></tr>
+        </table>
+        <mat-paginator [length]="total()" [pageIndex]="pageIndex()" [pageSize]="pageSize" (page)="onPage($event)" hidePageSize />
+      } @else if (!loading() && !error()) {
+        <app-empty-state icon="outbox" text="Доставок ещё не было" />
+      }
+    </mat-dialog-content>
+    <mat-dialog-actions align="end"><button mat-button mat-dialog-close>Закрыть</button></mat-dialog-actions>
+  `,
+  styles: `.deliveries { min-width: 720px; font-size: 13px; }`,
+})
+export class WebhookDeliveries implements OnInit {
+  private readonly api = inject(ServiceAccountsApi);
+  protected readonly data = inject<{ accountId: string; webhook: Webhook }>(MAT_DIALOG_DATA);
+
+  protected readonly columns = ['created_at', 'event', 'status', 'response_status', 'attempts', 'error'];
+  protected readonly pageSize = 20;
+  protected readonly items = signal<WebhookDelivery[]>([]);
+  protected readonly total = signal(0);
+  protected readonly pageIndex = signal(0);
+  protected readonly loading = signal(false);
+  protected readonly error = signal('');
+
+  ngOnInit(): void {
+    this.load();
+  }
+
+  protected onPage(event: PageEvent): void {
+    this.pageIndex.set(event.pageIndex);
+    this.load();
+  }
+
+  protected statusClass(d: WebhookDelivery): string {
+    const s = (d.status ?? '').toLowerCase();
+    return s === 'delivered' || s === 'success' ? 'ok' : s === 'pending' || s === 'retrying' ? 'warn' : s ? 'bad' : '';
+  }
+
+  private load(): void {
+    this.loading.set(true);
+    this.api
+      .deliveries(this.data.accountId, this.data.webhook.id, this.pageSize, this.pageIndex() * this.pageSize)
+      .pipe(finalize(() => this.loading.set(false)))
+      .subscribe({
+        next: (page) => {
+          this.items.set(page.items);
+          this.total.set(page.total);
+        },
+        error: (err) => this.error.set(problemMessage(err)),
+      });
+  }
+}
