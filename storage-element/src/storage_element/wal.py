@@ -72,6 +72,12 @@ class Wal:
         self._fsync_dir()
         self._size = 0
         self._pending.setdefault(number, set())
+        # сегменты, все операции которых уже закрыты, больше не нужны восстановлению
+        for seg, pending in list(self._pending.items()):
+            if seg != number and not pending:
+                del self._pending[seg]
+                with contextlib.suppress(FileNotFoundError):
+                    (self.dir / f"wal-{seg:08d}.log").unlink()
 
     def _fsync_dir(self) -> None:
         fd = os.open(self.dir, os.O_RDONLY)

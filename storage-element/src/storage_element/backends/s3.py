@@ -112,8 +112,11 @@ class S3Backend(Backend):
     async def read_attr(self, key: str) -> bytes | None:
         try:
             resp = await self.client.get_object(Bucket=self.bucket, Key=attr_key(key))
-            async with resp["Body"] as body:
+            body = resp["Body"]
+            try:
                 return bytes(await body.read())
+            finally:
+                body.close()
         except ClientError as exc:
             if _missing(exc):
                 return None
@@ -139,7 +142,8 @@ class S3Backend(Backend):
         if end <= start:
             return
         resp = await self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end - 1}")
-        async with resp["Body"] as body:
+        body = resp["Body"]
+        try:
             buf = bytearray()
             async for piece in body.iter_chunks(256 * 1024):
                 buf += piece
@@ -150,6 +154,8 @@ class S3Backend(Backend):
             if buf:
                 data = bytes(buf)
                 yield transform(data) if transform else data
+        finally:
+            body.close()
 
     async def _delete_obj(self, bucket: str, key: str) -> None:
         with contextlib.suppress(ClientError):
