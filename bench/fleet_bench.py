@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -29,6 +30,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
 
 from tests.e2e.conftest import RunningFleet, start_fleet, stop_fleet  # noqa: E402
 
@@ -80,10 +82,8 @@ class RssSampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             for k, p in self.procs.items():
-                try:
+                with contextlib.suppress(psutil.Error):
                     self.peak[k] = max(self.peak[k], p.memory_info().rss)
-                except psutil.Error:
-                    pass
             time.sleep(0.02)
 
     def __enter__(self) -> RssSampler:
