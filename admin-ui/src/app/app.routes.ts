@@ -42,6 +42,16 @@ export const routes: Routes = [
         loadComponent: () => import('./features/service-accounts/webhook-list').then((m) => m.WebhookList),
       },
       {
+        path: 'admin-users',
+        title: 'Администраторы — ArtStore',
+        loadComponent: () => import('./features/admin-users/admin-user-list').then((m) => m.AdminUserList),
+      },
+      {
+        path: 'audit',
+        title: 'Журнал аудита — ArtStore',
+        loadComponent: () => import('./features/audit/audit-log').then((m) => m.AuditLog),
+      },
+      {
         path: '**',
         title: 'Не найдено — ArtStore',
         loadComponent: () => import('./shared/not-found').then((m) => m.NotFound),

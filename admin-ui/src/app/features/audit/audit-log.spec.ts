@@ -1,0 +1,71 @@
+import { HttpErrorResponse } from '@angular/common/http';
+import { TestBed } from '@angular/core/testing';
+import { MatDialog } from '@angular/material/dialog';
+import { of, throwError } from 'rxjs';
+import { AuditApi } from './audit-api';
+import { AuditLog } from './audit-log';
+
+describe('AuditLog', () => {
+  let api: Record<string, ReturnType<typeof vi.fn>>;
+
+  beforeEach(() => {
+    api = {
+      list: vi.fn(() =>
+        of({
+          items: [
+            { id: 7, timestamp: '2026-03-01T10:00:00Z', actor: 'admin', action: 'service_account.rotate_secret', outcome: 'success', resource_type: 'service_account', resource_id: 'a1' },
+            { id: 8, created_at: '2026-03-01T10:01:00Z', actor: 'etl', action: 'auth.token', outcome: 'failure' },
+          ],
+          total: 120,
+        }),
+      ),
+      verify: vi.fn(() => of({ valid: true, checked: 120, first_bad_id: null })),
+    };
+    TestBed.configureTestingModule({
+      providers: [
+        { provide: AuditApi, useValue: api },
+        { provide: MatDialog, useValue: { open: vi.fn() } },
+      ],
+    });
+  });
+
+  it('показывает записи и зелёный чип целостности', async () => {
+    const fixture = TestBed.createComponent(AuditLog);
+    await fixture.whenStable();
+    const el = fixture.nativeElement as HTMLElement;
+    const rows = el.querySelectorAll('tr.mat-mdc-row');
+    expect(rows.length).toBe(2);
+    expect(rows[0].textContent).toContain('service_account.rotate_secret');
+    expect(rows[1].querySelector('.chip.bad')?.textContent).toContain('failure');
+    const chip = el.querySelector('[data-testid=audit-verify]')!;
+    expect(chip.classList).toContain('ok');
+    expect(chip.textContent).toContain('120');
+  });
+
+  it('нарушенная цепочка — красный чип с номером записи', async () => {
+    api['verify'].mockReturnValue(of({ valid: false, checked: 50, first_bad_id: 42 }));
+    const fixture = TestBed.createComponent(AuditLog);
+    await fixture.whenStable();
+    const chip = (fixture.nativeElement as HTMLElement).querySelector('[data-testid=audit-verify]')!;
+    expect(chip.classList).toContain('bad');
+    expect(chip.textContent).toContain('#42');
+  });
+
+  it('фильтры уходят в запрос, страница сбрасывается', async () => {
+    const fixture = TestBed.createComponent(AuditLog);
+    await fixture.whenStable();
+    const cmp = fixture.componentInstance as unknown as { form: { patchValue(v: unknown): void }; onPage(e: unknown): void };
+    cmp.onPage({ pageIndex: 1, pageSize: 50, length: 120 });
+    expect(api['list']).toHaveBeenLastCalledWith({ action: '', actor: '', outcome: '' }, 50, 50);
+    cmp.form.patchValue({ actor: 'admin', outcome: 'success' });
+    (fixture.nativeElement as HTMLElement).querySelector('form')!.dispatchEvent(new Event('submit'));
+    expect(api['list']).toHaveBeenLastCalledWith({ action: '', actor: 'admin', outcome: 'success' }, 50, 0);
+  });
+
+  it('ошибка проверки не ломает страницу', async () => {
+    api['verify'].mockReturnValue(throwError(() => new HttpErrorResponse({ status: 403, error: { detail: 'Нужна роль AUDITOR' } })));
+    const fixture = TestBed.createComponent(AuditLog);
+    await fixture.whenStable();
+    expect((fixture.nativeElement as HTMLElement).querySelector('[data-testid=audit-verify]')?.textContent).toContain('Нужна роль AUDITOR');
+  });
+});
