@@ -1,0 +1,148 @@
+"""Вход людей в admin-ui: пароль, TOTP, refresh с ротацией, смена пароля, блокировка; CRUD пользователей."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jwt
+import pyotp
+from sqlalchemy import text
+
+from admin_module.settings import Settings
+from artstore_common import session_scope
+
+from ..conftest import INITIAL_ADMIN_PASSWORD, Admin, running
+
+
+async def _login(admin: Admin, username: str = "admin", password: str = INITIAL_ADMIN_PASSWORD,
+                 **extra: str) -> dict[str, object]:
+    r = await admin.client.post("/api/v1/admin-auth/login", json={"username": username, "password": password, **extra})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def test_login_me_refresh(admin: Admin) -> None:
+    c = admin.client
+    body = await _login(admin)
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 1800 and body["must_change_password"] is False
+    claims = jwt.decode(str(body["access_token"]), options={"verify_signature": False})
+    assert claims["kind"] == "user" and claims["name"] == "admin" and claims["role"] == "ADMIN"
+    headers = {"Authorization": f"Bearer {body['access_token']}"}
+    me = (await c.get("/api/v1/admin-auth/me", headers=headers)).json()
+    assert me["username"] == "admin" and me["id"] == claims["sub"] and me["totp_enabled"] is False
+    assert me["password_expires_at"]
+
+    r = await c.post("/api/v1/admin-auth/refresh", json={"refresh_token": body["refresh_token"]})
+    assert r.status_code == 200
+    second = r.json()
+    assert second["refresh_token"] != body["refresh_token"]
+    # refresh одноразовый; повтор старого — признак кражи: гаснут и новые
+    r = await c.post("/api/v1/admin-auth/refresh", json={"refresh_token": body["refresh_token"]})
+    assert r.status_code == 401 and r.json()["code"] == "invalid_refresh_token"
+    r = await c.post("/api/v1/admin-auth/refresh", json={"refresh_token": second["refresh_token"]})
+    assert r.status_code == 401
+
+    r = await c.post("/api/v1/admin-auth/login", json={"username": "admin", "password": "wrong-password-1"})
+    assert r.status_code == 401 and r.json()["code"] == "invalid_credentials"
+
+
+async def test_totp_flow(admin: Admin) -> None:
+    c = admin.client
+    body = await _login(admin)
+    headers = {"Authorization": f"Bearer {body['access_token']}"}
+    enroll = (await c.post("/api/v1/admin-auth/totp/enroll", headers=headers)).json()
+    assert enroll["otpauth_uri"].startswith("otpauth://totp/")
+    totp = pyotp.TOTP(enroll["secret"])
+    r = await c.post("/api/v1/admin-auth/totp/verify", json={"code": "000000" if totp.now() != "000000" else "111111"},
+                     headers=headers)
+    assert r.status_code == 400 and r.json()["code"] == "invalid_totp"
+    r = await c.post("/api/v1/admin-auth/totp/verify", json={"code": totp.now()}, headers=headers)
+    assert r.status_code == 200 and r.json()["totp_enabled"] is True
+
+    r = await c.post("/api/v1/admin-auth/login", json={"username": "admin", "password": INITIAL_ADMIN_PASSWORD})
+    assert r.status_code == 401 and r.json()["code"] == "totp_required"
+    r = await c.post("/api/v1/admin-auth/login", json={"username": "admin", "password": INITIAL_ADMIN_PASSWORD,
+                                                       "totp_code": "12345x"})
+    assert r.status_code == 401 and r.json()["code"] == "invalid_totp"
+    await _login(admin, totp_code=totp.now())
+
+
+async def test_change_password_policy_and_expiry(admin: Admin) -> None:
+    c = admin.client
+    headers = {"Authorization": f"Bearer {(await _login(admin))['access_token']}"}
+    r = await c.post("/api/v1/admin-auth/change-password",
+                     json={"current_password": INITIAL_ADMIN_PASSWORD, "new_password": "short"}, headers=headers)
+    assert r.status_code == 422 and r.json()["code"] == "weak_password"
+    r = await c.post("/api/v1/admin-auth/change-password",
+                     json={"current_password": "not-the-password", "new_password": "Another-Long-Pass-9"},
+                     headers=headers)
+    assert r.status_code == 400 and r.json()["code"] == "invalid_current_password"
+    r = await c.post("/api/v1/admin-auth/change-password",
+                     json={"current_password": INITIAL_ADMIN_PASSWORD, "new_password": "Another-Long-Pass-9"},
+                     headers=headers)
+    assert r.status_code == 200
+    await _login(admin, password="Another-Long-Pass-9")
+
+    async with session_scope(admin.app.state.sessionmaker) as s:
+        await s.execute(text("UPDATE admin_users SET password_changed_at = now() - interval '91 days'"))
+    body = await _login(admin, password="Another-Long-Pass-9")
+    assert body["must_change_password"] is True
+
+    # сервисный аккаунт не меняет «свой пароль»
+    r = await c.post("/api/v1/admin-auth/change-password",
+                     json={"current_password": "a", "new_password": "Another-Long-Pass-10"},
+                     headers=await admin.headers())
+    assert r.status_code == 403 and r.json()["code"] == "not_a_user"
+
+
+async def test_lockout_after_five_failures(make_settings: Callable[..., Settings]) -> None:
+    async with running(make_settings(lockout_threshold=5, lockout_minutes=15)) as a:
+        codes = []
+        for _ in range(5):
+            r = await a.client.post("/api/v1/admin-auth/login", json={"username": "admin", "password": "bad-pass"})
+            codes.append(r.status_code)
+        assert codes == [401, 401, 401, 401, 429]
+        r = await a.client.post("/api/v1/admin-auth/login",
+                                json={"username": "admin", "password": INITIAL_ADMIN_PASSWORD})
+        assert r.status_code == 429 and r.json()["code"] == "account_locked"
+        assert 800 < int(r.headers["retry-after"]) <= 900
+        # администратор снимает блокировку
+        auth = await a.headers()
+        users = (await a.client.get("/api/v1/admin-users", headers=auth)).json()
+        uid = users["items"][0]["id"]
+        assert users["items"][0]["locked_until"]
+        r = await a.client.patch(f"/api/v1/admin-users/{uid}", json={"unlock": True}, headers=auth)
+        assert r.status_code == 200 and r.json()["locked_until"] is None
+        await _login(a)
+        audit = (await a.client.get("/api/v1/audit", params={"action": "auth.login", "outcome": "failure"},
+                                    headers=auth)).json()
+        assert audit["total"] == 6
+
+
+async def test_admin_users_crud(admin: Admin, auth: dict[str, str]) -> None:
+    c = admin.client
+    r = await c.post("/api/v1/admin-users", json={"username": "auditor1", "password": "Auditor-Pass-123",
+                                                  "role": "AUDITOR"}, headers=auth)
+    assert r.status_code == 201, r.text
+    uid = r.json()["id"]
+    r = await c.post("/api/v1/admin-users/", json={"username": "weak", "password": "123"}, headers=auth)
+    assert r.status_code == 422
+    r = await c.post("/api/v1/admin-users", json={"username": "auditor1", "password": "Auditor-Pass-123"},
+                     headers=auth)
+    assert r.status_code == 409
+    page = (await c.get("/api/v1/admin-users", params={"role": "AUDITOR"}, headers=auth)).json()
+    assert page["total"] == 1 and page["items"][0]["username"] == "auditor1"
+    body = await _login(admin, "auditor1", "Auditor-Pass-123")
+    aud = {"Authorization": f"Bearer {body['access_token']}"}
+    assert (await c.get("/api/v1/audit", headers=aud)).status_code == 200
+    assert (await c.post("/api/v1/admin-users", json={"username": "x1", "password": "Auditor-Pass-123"},
+                         headers=aud)).status_code == 403
+    # сброс пароля администратором: вход работает, но смена обязательна
+    r = await c.patch(f"/api/v1/admin-users/{uid}", json={"password": "Reset-By-Admin-77"}, headers=auth)
+    assert r.status_code == 200 and r.json()["must_change_password"] is True
+    assert (await _login(admin, "auditor1", "Reset-By-Admin-77"))["must_change_password"] is True
+    assert (await c.delete(f"/api/v1/admin-users/{uid}", headers=auth)).status_code == 204
+    # последнего ADMIN не удалить и не понизить
+    me = (await c.get("/api/v1/admin-users", params={"search": "admin"}, headers=auth)).json()["items"][0]
+    r = await c.delete(f"/api/v1/admin-users/{me['id']}", headers=auth)
+    assert r.status_code == 409 and r.json()["code"] == "last_admin"
