@@ -79,6 +79,7 @@ async def scan(el: Element) -> tuple[dict[str, dict[str, Any]], set[str], set[st
 
 
 async def rebuild(el: Element, mode: str) -> dict[str, Any]:
+    await el.cache.create()  # таблицу могли удалить целиком — пересборка начинается с неё
     found, data_keys, _attr_keys, errors = await scan(el)
     existing = await el.cache.all_paths()
     inserted = updated = 0

@@ -1,0 +1,77 @@
+"""Поиск по кэшу: морфология русского и английского, частичное и точное имя, фильтры, подсказки."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import put, running
+
+
+@pytest.fixture
+async def filled(make_settings, admin):
+    async with running(make_settings()) as (_app, c):
+        files = [
+            ("Квартальные отчеты 2026.pdf", ["финансы", "отчётность"], "ivanov", "application/pdf", 100),
+            ("Договор поставки.docx", ["договор"], "petrov", "application/msword", 2000),
+            ("annual reports summary.txt", ["finance"], "smith", "text/plain", 30),
+            ("photo_2026_01.jpg", ["фото"], "ivanov", "image/jpeg", 5000),
+        ]
+        ids = {}
+        for name, tags, user, ctype, size in files:
+            r = await put(c, admin, b"x" * size, original_filename=name, tags=tags, created_by_username=user,
+                          content_type=ctype, description=f"описание {name}", metadata={"проект": "Альфа"})
+            assert r.status_code == 201, r.text
+            ids[name] = r.json()["file_id"]
+        yield c, ids
+
+
+async def _search(c, headers, **body):
+    r = await c.post("/api/v1/search", json=body, headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def test_fulltext_morphology(filled, admin) -> None:
+    c, _ids = filled
+    res = await _search(c, admin, query="отчёты")
+    names = [x["original_filename"] for x in res["results"]]
+    assert names[0] == "Квартальные отчеты 2026.pdf" and res["results"][0]["rank"] > 0
+    res = await _search(c, admin, query="report")
+    assert [x["original_filename"] for x in res["results"]] == ["annual reports summary.txt"]
+    res = await _search(c, admin, query="договоры")
+    assert res["total_count"] == 1
+    res = await _search(c, admin, query="альфа")  # из metadata
+    assert res["total_count"] == 4
+
+
+async def test_partial_exact_filters_sort(filled, admin) -> None:
+    c, _ids = filled
+    assert (await _search(c, admin, query="поставк", mode="partial"))["total_count"] == 1
+    assert (await _search(c, admin, query="Договор поставки.docx", mode="exact"))["total_count"] == 1
+    assert (await _search(c, admin, query="Договор", mode="exact"))["total_count"] == 0
+    assert (await _search(c, admin, filename="PHOTO", mode="partial"))["total_count"] == 1
+    assert (await _search(c, admin, tags=["финансы", "отчётность"]))["total_count"] == 1
+    assert (await _search(c, admin, tags=["финансы", "договор"]))["total_count"] == 0
+    assert (await _search(c, admin, username="ivanov"))["total_count"] == 2
+    assert (await _search(c, admin, content_type="text/plain"))["total_count"] == 1
+    assert (await _search(c, admin, min_size=1000, max_size=3000))["total_count"] == 1
+    res = await _search(c, admin, sort_by="file_size", sort_order="asc", limit=2)
+    assert [x["file_size"] for x in res["results"]] == [30, 100] and res["total_count"] == 4
+    assert (await _search(c, admin, created_after="2000-01-01T00:00:00Z", created_before="2100-01-01T00:00:00Z"
+                          ))["total_count"] == 4
+    # спецсимволы LIKE не ломают запрос и не совпадают со всем подряд
+    assert (await _search(c, admin, query="%_", mode="partial"))["total_count"] == 0
+    assert (await _search(c, admin, query='"незакрытая кавычка OR -', mode="fulltext"))["total_count"] == 0
+    r = await c.post("/api/v1/search", json={"limit": 0}, headers=admin)
+    assert r.status_code == 422
+
+
+async def test_suggest(filled, admin, token_factory) -> None:
+    c, _ = filled
+    r = await c.get("/api/v1/search/suggest", params={"prefix": "дог"}, headers=token_factory.headers("READONLY"))
+    got = r.json()["suggestions"]
+    assert any(s["kind"] == "filename" and s["text"] == "Договор поставки.docx" for s in got)
+    assert any(s["kind"] == "tag" and s["text"] == "договор" for s in got)
+    got = (await c.get("/api/v1/search/suggest", params={"prefix": "фин"}, headers=admin)).json()["suggestions"]
+    assert [s["text"] for s in got if s["kind"] == "tag"] == ["финансы"]
+    assert (await c.get("/api/v1/search/suggest", params={"prefix": ""}, headers=admin)).status_code == 422
