@@ -75,6 +75,13 @@ class Fleet:
             log(f"ARTSTORE_REDIS_URL не задан — встроенный Valkey (Redis) на 127.0.0.1:{port}")
             self.redis = EmbeddedRedis(self.data / "redis", port).start()
             redis_url = self.redis.url
+        else:
+            # Базу по заданному URL создаём сами, если её нет (сервер есть, базы ещё нет — обычный первый запуск).
+            base, _, name = db_url.rpartition("/")
+            try:
+                asyncio.run(_ensure_database(f"{base}/postgres", name.split("?")[0]))
+            except Exception as exc:
+                log(f"не удалось проверить/создать базу {name}: {exc} — продолжаю")
         return db_url, redis_url
 
     # --- процессы ---------------------------------------------------------------------------------------
@@ -90,7 +97,8 @@ class Fleet:
         self.services.append(svc)
 
     def wait_ready(self, svc: Service, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
+        t0 = time.monotonic()
+        deadline = t0 + timeout
         last = ""
         while time.monotonic() < deadline:
             if svc.proc is not None and svc.proc.poll() is not None:
@@ -98,6 +106,7 @@ class Fleet:
             try:
                 r = httpx.get(f"{svc.url}/health/ready", timeout=2)
                 if r.status_code == 200:
+                    log(f"{svc.name} готов ({svc.url}, {time.monotonic() - t0:.1f} с)")
                     return
                 last = r.text[:300]
             except httpx.HTTPError as exc:
