@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import aioboto3
@@ -178,8 +179,15 @@ class S3Backend(Backend):
             await self.delete(key)
 
     async def cleanup_tmp(self) -> int:
-        # незавершённые multipart-загрузки этого элемента закрывает rollback по WAL
-        return 0
+        # незавершённые multipart-загрузки закрывает rollback по WAL; здесь — только локальные остатки
+        tmp = Path(self.settings.data_dir) / ".tmp"
+        removed = 0
+        if tmp.is_dir():
+            for p in tmp.iterdir():
+                with contextlib.suppress(OSError):
+                    p.unlink()
+                    removed += 1
+        return removed
 
     async def list_keys(self) -> AsyncIterator[list[str]]:
         paginator = self.client.get_paginator("list_objects_v2")
