@@ -72,6 +72,7 @@ class ElementHandle:
     data_dir: Path
     priority: int
     env: dict[str, str] = field(default_factory=dict)
+    kw: dict[str, Any] = field(default_factory=dict)
     thread: UvicornThread | None = None
     proc: subprocess.Popen[bytes] | None = None
 
@@ -111,17 +112,21 @@ class Fleet:
                     process: bool = False) -> ElementHandle:
         port = free_port()
         kw = self._element_kwargs(eid, mode, max_size, priority, port)
-        handle = ElementHandle(eid, mode, f"http://127.0.0.1:{port}", Path(kw["data_dir"]), priority)
+        handle = ElementHandle(eid, mode, f"http://127.0.0.1:{port}", Path(kw["data_dir"]), priority, kw=kw)
         if process:
             handle.env = {**os.environ, **{f"SE_{k.upper()}": str(v) for k, v in kw.items()}}
             self.start_process(handle)
         else:
-            from storage_element.app import create_app
-            from storage_element.settings import Settings
-
-            handle.thread = UvicornThread(create_app(Settings(**kw)), port=port).__enter__()
+            self.start_thread(handle)
         self.elements[eid] = handle
         return handle
+
+    def start_thread(self, handle: ElementHandle) -> None:
+        """Элемент в этом процессе (быстрее процесса); повторный вызов — «перезапуск» на том же порту."""
+        from storage_element.app import create_app
+        from storage_element.settings import Settings
+
+        handle.thread = UvicornThread(create_app(Settings(**handle.kw)), port=handle.kw["port"]).__enter__()
 
     def start_process(self, handle: ElementHandle) -> None:
         log = open(self.tmp / f"{handle.id}.log", "ab")  # noqa: SIM115
