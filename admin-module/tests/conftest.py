@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from admin_module.app import create_app
 from admin_module.settings import Settings
@@ -68,3 +68,77 @@ async def admin(make_settings: Callable[..., Settings]) -> AsyncIterator[Admin]:
 @pytest.fixture
 async def auth(admin: Admin) -> dict[str, str]:
     return await admin.headers()
+
+
+class FakeElement:
+    """Настоящий HTTP storage-element на loopback с минимумом API, который зовёт admin-module."""
+
+    def __init__(self, element_id: str = "se-test-01") -> None:
+
+        self.info: dict[str, Any] = {
+            "id": element_id, "name": "Тестовый элемент", "mode": "rw", "storage_type": "local", "status": "ok",
+            "capacity_bytes": 1 << 30, "used_bytes": 1234, "free_bytes": (1 << 30) - 1234,
+            "disk_free_bytes": 1 << 33, "file_count": 0, "retention_days": 30, "priority": 100,
+            "api_url": "", "version": "0.1.0",
+        }
+        self.info_hits = 0
+        self.auth_headers: list[str] = []
+        self.fail_info = False
+        app = FastAPI()
+
+        @app.get("/api/v1/info")
+        async def info() -> Any:
+            self.info_hits += 1
+            if self.fail_info:
+                from fastapi.responses import JSONResponse
+
+                return JSONResponse({"detail": "down"}, status_code=503)
+            return self.info
+
+        @app.post("/api/v1/mode")
+        async def mode(request: Request) -> Any:
+            self.auth_headers.append(request.headers.get("authorization", ""))
+            body = await request.json()
+            allowed = {("rw", "ro"), ("ro", "ar")}
+            if (self.info["mode"], body["mode"]) not in allowed:
+                from fastapi.responses import JSONResponse
+
+                return JSONResponse({"code": "invalid_mode_transition", "detail": "нельзя"}, status_code=409,
+                                    media_type="application/problem+json")
+            self.info["mode"] = body["mode"]
+            return {"mode": body["mode"]}
+
+        @app.get("/api/v1/cache/consistency")
+        async def consistency(request: Request) -> Any:
+            self.auth_headers.append(request.headers.get("authorization", ""))
+            return {"orphan_data": [], "orphan_attr": [], "stale_rows": [], "mismatches": [], "checked": 3}
+
+        @app.post("/api/v1/cache/rebuild")
+        async def rebuild(request: Request) -> Any:
+            self.auth_headers.append(request.headers.get("authorization", ""))
+            return {"scanned": 3, "inserted": 0, "updated": 0, "removed": 0, "errors": 0,
+                    "mode": request.query_params.get("mode")}
+
+        @app.post("/api/v1/scrub")
+        async def scrub(request: Request) -> Any:
+            self.auth_headers.append(request.headers.get("authorization", ""))
+            return {"checked": 3, "corrupted": [], "missing": [], "duration_s": 0.01}
+
+        from artstore_common.testing import UvicornThread
+
+        self.server = UvicornThread(app)
+        self.url = self.server.url
+        self.info["api_url"] = self.url
+
+    def __enter__(self) -> FakeElement:
+        self.server.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.__exit__(*exc)
+
+
+@pytest.fixture
+def fake_element() -> Any:
+    with FakeElement() as element:
+        yield element

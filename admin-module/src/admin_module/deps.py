@@ -28,7 +28,9 @@ def get_maker(request: Request) -> async_sessionmaker[AsyncSession]:
     return request.app.state.sessionmaker
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": коммит до отправки ответа — клиент не получит 201 за несохранённое изменение,
+# а фоновые задачи ответа (публикация снимка) видят уже закоммиченные данные.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 MakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_maker)]
 

@@ -50,11 +50,11 @@ _OPENAPI = {
             },
         },
     },
-    "responses": {
-        "400": {"description": "invalid_request / unsupported_grant_type", "model": OAuthError},
-        "401": {"description": "invalid_client"},
-        "429": {"description": "слишком много неудачных попыток (Retry-After)"},
-    },
+}
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "invalid_request / unsupported_grant_type", "model": OAuthError},
+    401: {"description": "invalid_client", "model": OAuthError},
+    429: {"description": "слишком много неудачных попыток (Retry-After)", "model": OAuthError},
 }
 
 
@@ -124,9 +124,10 @@ async def _credentials(request: Request) -> tuple[str, str, str]:
     return method, body_id, body_secret
 
 
-@router.post("/api/v1/auth/token", response_model=TokenResponse, openapi_extra=_OPENAPI,
+@router.post("/api/v1/auth/token", response_model=TokenResponse, openapi_extra=_OPENAPI, responses=_RESPONSES,
              summary="Токен доступа по client credentials (RFC 6749 §4.4)")
-@router.post("/api/auth/token", response_model=TokenResponse, openapi_extra=_OPENAPI, include_in_schema=False)
+@router.post("/api/auth/token", response_model=TokenResponse, openapi_extra=_OPENAPI, responses=_RESPONSES,
+             include_in_schema=False)
 async def issue_token(request: Request) -> JSONResponse:
     st = request.app.state
     ip = request.client.host if request.client else None
