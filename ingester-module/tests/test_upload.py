@@ -156,3 +156,21 @@ def test_stats_and_metrics(shared) -> None:
     for name in ("artstore_uploads_total", "artstore_upload_bytes_total", "artstore_upload_duration_seconds",
                  "artstore_placement_decisions_total", "artstore_circuit_breaker_open"):
         assert name in metrics
+
+
+def test_file_uploaded_event(shared) -> None:
+    import redis
+
+    r = httpx.post(shared.url + API + "/files/upload", headers=shared.headers(sub="owner-7"),
+                   files={"file": ("событие.txt", b"evt")})
+    assert r.status_code == 201
+    client = redis.Redis.from_url(shared.redis_url)
+    try:
+        entries = client.xrange(f"{shared.namespace}:events")
+    finally:
+        client.close()
+    events = [json.loads(fields[b"event"]) for _, fields in entries]
+    mine = [e for e in events if e["type"] == "file_uploaded" and e["data"]["file_id"] == r.json()["file_id"]]
+    assert len(mine) == 1
+    assert mine[0]["data"]["owner_id"] == "owner-7" and mine[0]["data"]["storage_element_id"] == "se-edit"
+    assert mine[0]["data"]["original_filename"] == "событие.txt"

@@ -25,7 +25,7 @@ from artstore_common import (
     setup_logging,
 )
 
-from . import batch, files_routes, stats
+from . import batch, files_routes, metrics
 from .elements import ElementClient
 from .locator import Locator
 from .metrics import IngesterMetrics, StatsFlusher
@@ -107,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Загрузка файлов потоком (multipart и tus), удаление, finalize/transfer, пакетные операции.",
         lifespan=lifespan, cors_origins=settings.cors_origins,
     )
-    for module in (upload_routes, tus_routes, files_routes, batch, transfer_routes, stats):
+    for module in (upload_routes, tus_routes, files_routes, batch, transfer_routes, metrics):
         app.include_router(module.router)
     app.include_router(transfer_routes.legacy)
     return app

@@ -14,12 +14,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis.asyncio as aioredis
+from fastapi import APIRouter, Request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
-from artstore_common import CircuitState
+from artstore_common import CircuitState, CurrentPrincipal
 
 _log = logging.getLogger("ingester.metrics")
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
@@ -132,3 +133,22 @@ class StatsFlusher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.flush()
+
+
+# --- GET /api/v1/stats: счётчики для панели admin-ui (сумма по всем репликам через Redis) ---
+router = APIRouter(prefix="/api/v1", tags=["stats"])
+
+
+@router.get("/stats", summary="Счётчики загрузок, ошибок и переносов")
+async def stats(request: Request, _: CurrentPrincipal) -> dict[str, Any]:
+    state = request.app.state
+    totals: dict[str, Any] = await state.stats.read()
+    totals["saga_transactions"] = dict(state.metrics.saga_counts)
+    totals["discovery_fallback_active"] = state.discovery.fallback_active
+    totals["storage_elements"] = [
+        {"id": e.get("id"), "mode": e.get("mode"), "status": e.get("status"),
+         "free_bytes": e.get("free_bytes"),
+         "circuit": state.http.breaker(e["api_url"]).state.value if e.get("api_url") else CircuitState.CLOSED.value}
+        for e in state.discovery.elements
+    ]
+    return totals
