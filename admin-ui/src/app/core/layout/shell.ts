@@ -7,12 +7,14 @@ import { MatDialog } from '@angular/material/dialog';
 import { MatIconModule } from '@angular/material/icon';
 import { MatListModule } from '@angular/material/list';
 import { MatMenuModule } from '@angular/material/menu';
+import { MatPaginatorIntl } from '@angular/material/paginator';
 import { MatSidenavModule } from '@angular/material/sidenav';
 import { MatToolbarModule } from '@angular/material/toolbar';
 import { RouterLink, RouterLinkActive, RouterOutlet } from '@angular/router';
 import { map } from 'rxjs';
 import { Notifier } from '../api/notifier';
 import { Session } from '../auth/session';
+import { RussianPaginatorIntl } from '../i18n/russian-paginator-intl';
 import { ChangePassword } from './change-password';
 
 interface NavItem {
@@ -30,6 +32,9 @@ const PASSWORD_WARN_DAYS = 7;
     RouterOutlet, RouterLink, RouterLinkActive, DatePipe,
     MatSidenavModule, MatToolbarModule, MatListModule, MatIconModule, MatButtonModule, MatMenuModule,
   ],
+  // Подписи пагинатора задаём здесь, а не в app.config: там импорт модуля пагинатора
+  // утянул бы его в стартовый бандл (+200 КБ), а нужен он только на страницах за входом.
+  providers: [{ provide: MatPaginatorIntl, useClass: RussianPaginatorIntl }],
   changeDetection: ChangeDetectionStrategy.OnPush,
   templateUrl: './shell.html',
   styleUrl: './shell.scss',

@@ -1,4 +1,4 @@
-import { DecimalPipe } from '@angular/common';
+import { DatePipe, DecimalPipe } from '@angular/common';
 import { ChangeDetectionStrategy, Component, computed, inject, signal } from '@angular/core';
 import { NonNullableFormBuilder, ReactiveFormsModule, Validators } from '@angular/forms';
 import { MatButtonModule } from '@angular/material/button';
@@ -16,7 +16,7 @@ import { FileUploader, RESUMABLE_THRESHOLD, UploadResult } from './file-uploader
 @Component({
   selector: 'app-file-upload',
   imports: [
-    ReactiveFormsModule, DecimalPipe, MatDialogModule, MatButtonModule, MatButtonToggleModule, MatFormFieldModule,
+    ReactiveFormsModule, DatePipe, DecimalPipe, MatDialogModule, MatButtonModule, MatButtonToggleModule, MatFormFieldModule,
     MatInputModule, MatIconModule, MatProgressBarModule, Bytes,
   ],
   changeDetection: ChangeDetectionStrategy.OnPush,

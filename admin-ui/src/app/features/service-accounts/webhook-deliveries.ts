@@ -2,11 +2,12 @@ import { DatePipe } from '@angular/common';
 import { ChangeDetectionStrategy, Component, OnInit, inject, signal } from '@angular/core';
 import { MatButtonModule } from '@angular/material/button';
 import { MAT_DIALOG_DATA, MatDialogModule } from '@angular/material/dialog';
-import { MatPaginatorModule, PageEvent } from '@angular/material/paginator';
+import { MatPaginatorIntl, MatPaginatorModule, PageEvent } from '@angular/material/paginator';
 import { MatProgressBarModule } from '@angular/material/progress-bar';
 import { MatTableModule } from '@angular/material/table';
 import { finalize } from 'rxjs';
 import { problemMessage } from '../../core/api/problem';
+import { RussianPaginatorIntl } from '../../core/i18n/russian-paginator-intl';
 import { EmptyState } from '../../shared/empty-state';
 import { ServiceAccountsApi, Webhook, WebhookDelivery } from './service-accounts-api';
 
@@ -14,6 +15,8 @@ import { ServiceAccountsApi, Webhook, WebhookDelivery } from './service-accounts
 @Component({
   selector: 'app-webhook-deliveries',
   imports: [DatePipe, MatDialogModule, MatButtonModule, MatTableModule, MatPaginatorModule, MatProgressBarModule, EmptyState],
+  // Диалог создаётся корневым инжектором и не видит провайдеров каркаса — подключаем подписи сами.
+  providers: [{ provide: MatPaginatorIntl, useClass: RussianPaginatorIntl }],
   changeDetection: ChangeDetectionStrategy.OnPush,
   template: `
     <h2 mat-dialog-title>Доставки — {{ data.webhook.url }}</h2>

@@ -1,0 +1,259 @@
+// Браузерные сценарии панели администратора против живого флота ArtStore.
+// Запуск: UI_URL=… ADMIN_USER=… ADMIN_PASSWORD=… SE_URL=… SCREENSHOT_DIR=… node e2e/run.mjs
+// Браузер — системный Chromium (Debian): браузеры Playwright не скачиваем.
+import { strict as assert } from 'node:assert';
+import { createHmac, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium } from 'playwright-core';
+
+const env = process.env;
+const UI_URL = (env.UI_URL || 'http://127.0.0.1:4200').replace(/\/+$/, '');
+const ADMIN_USER = env.ADMIN_USER || 'admin';
+const ADMIN_PASSWORD = env.ADMIN_PASSWORD || '';
+const ADMIN_TOTP_SECRET = env.ADMIN_TOTP_SECRET || '';
+const SE_URL = (env.SE_URL || '').replace(/\/+$/, '');
+const SCREENSHOT_DIR = path.resolve(env.SCREENSHOT_DIR || path.join(tmpdir(), 'artstore-admin-ui-screenshots'));
+const CHROMIUM = env.CHROMIUM_PATH || '/usr/bin/chromium';
+const TIMEOUT = Number(env.E2E_TIMEOUT_MS || 30_000);
+
+// Уникальная «русская» метка прогона: по ней ищем свой файл и свой аккаунт среди чужих данных.
+const CYR = 'абвгдежзиклмнопрстуфхцчшэюя';
+const MARK = Array.from(randomBytes(8), (b) => CYR[b % CYR.length]).join('');
+const FILE_NAME = `отчёт_${MARK}.txt`;
+const FILE_BYTES = Buffer.from(`Годовой отчёт бухгалтерии, метка ${MARK}\n${randomBytes(2048).toString('base64')}\n`, 'utf8');
+const ACCOUNT_NAME = `e2e-${randomBytes(3).toString('hex')}`;
+
+let browser;
+let page;
+const pageErrors = [];
+const state = { fileId: null, firstSecret: null };
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `Нет ${CHROMIUM}: установите пакет chromium (apt-get install -y chromium) или задайте CHROMIUM_PATH`);
+  assert.ok(ADMIN_PASSWORD, 'Задайте ADMIN_PASSWORD');
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true, locale: 'ru-RU' });
+  context.setDefaultTimeout(TIMEOUT);
+  page = await context.newPage();
+  page.on('pageerror', (err) => pageErrors.push(String(err)));
+  console.log(`UI ${UI_URL}, метка прогона «${MARK}», снимки в ${SCREENSHOT_DIR}`);
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+async function shot(name) {
+  // Диалоги и меню Material появляются с анимацией: снимаем после её завершения.
+  await page.waitForTimeout(400);
+  await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
+}
+
+async function go(route) {
+  await page.goto(`${UI_URL}${route}`);
+  await page.waitForLoadState('networkidle').catch(() => undefined);
+}
+
+/** Ждёт исчезновения полосы загрузки: иначе снимок и проверки ловят промежуточное состояние. */
+async function settled() {
+  await page.locator('mat-progress-bar.loading-bar').first().waitFor({ state: 'detached', timeout: TIMEOUT }).catch(() => undefined);
+}
+
+/** TOTP по RFC 6238 — если у администратора e2e включён второй фактор. */
+function totp(base32, now = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const ch of base32.replace(/=+$/, '').toUpperCase()) {
+    bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
+  }
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(now / 30_000)));
+  const hmac = createHmac('sha1', key).update(counter).digest();
+  const offset = hmac[hmac.length - 1] & 0xf;
+  return String((hmac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+test('вход администратора', async () => {
+  await go('/login');
+  await shot('01-login');
+  await page.fill('input[name=username]', ADMIN_USER);
+  await page.fill('input[name=password]', ADMIN_PASSWORD);
+  await page.click('[data-testid=login-submit]');
+  const outcome = await Promise.race([
+    page.waitForURL(/\/dashboard/).then(() => 'ok'),
+    page.locator('[data-testid=totp]').waitFor().then(() => 'totp'),
+    page.locator('[data-testid=login-error]').waitFor().then(() => 'error'),
+  ]);
+  if (outcome === 'totp') {
+    assert.ok(ADMIN_TOTP_SECRET, 'Сервер требует TOTP: задайте ADMIN_TOTP_SECRET (base32)');
+    await page.fill('[data-testid=totp]', totp(ADMIN_TOTP_SECRET));
+    await page.click('[data-testid=login-submit]');
+    await page.waitForURL(/\/dashboard/);
+  } else if (outcome === 'error') {
+    assert.fail(`Вход отклонён: ${await page.locator('[data-testid=login-error]').innerText()}`);
+  }
+  await page.locator('[data-testid=user-menu]').waitFor();
+});
+
+test('обзор: сводка и элементы', async () => {
+  await go('/dashboard');
+  await page.locator('[data-testid=summary]').waitFor();
+  await settled();
+  // Даём сэмплеру снять хотя бы два замера счётчиков для спарклайнов.
+  await page.waitForTimeout(6_000);
+  await shot('02-dashboard');
+  assert.ok(await page.locator('[data-testid=summary] mat-card').count() >= 4);
+});
+
+test('регистрация элемента хранения по URL', async (t) => {
+  await go('/storage-elements');
+  await settled();
+  if (!SE_URL) {
+    await shot('03-storage-elements');
+    t.skip('SE_URL не задан');
+    return;
+  }
+  const table = page.locator('[data-testid=elements-table]');
+  if ((await table.count()) && (await table.innerText()).includes(SE_URL)) {
+    // Прогон повторный или элемент уже зарегистрирован стартовым скриптом — второй раз сервер ответит 409.
+    await shot('03-storage-elements');
+    t.diagnostic(`${SE_URL} уже в реестре`);
+    return;
+  }
+  await page.click('[data-testid=register-element]');
+  await page.fill('[data-testid=se-url]', SE_URL);
+  await page.click('[data-testid=se-discover]');
+  await page.locator('[data-testid=se-preview]').waitFor();
+  await shot('03-storage-element-discover');
+  await page.click('[data-testid=se-confirm]');
+  await page.locator('mat-dialog-container').waitFor({ state: 'detached' });
+  await page.locator('[data-testid=elements-table]', { hasText: SE_URL }).waitFor();
+  await settled();
+  await shot('03-storage-elements');
+});
+
+test('загрузка файла с прогрессом', async () => {
+  await go('/files');
+  await settled();
+  await shot('04-files');
+  await page.click('[data-testid=upload-open]');
+  await page.setInputFiles('[data-testid=upload-input]', { name: FILE_NAME, mimeType: 'text/plain', buffer: FILE_BYTES });
+  await page.fill('[data-testid=upload-description]', `Годовой отчёт бухгалтерии ${MARK}`);
+  await page.fill('[data-testid=upload-tags]', `e2e, ${MARK}`);
+  await page.click('[data-testid=upload-start]');
+  await page.locator('[data-testid=upload-progress]').waitFor();
+  const done = page.locator('[data-testid=upload-done]');
+  const failed = page.locator('[data-testid=upload-error]');
+  await Promise.race([done.waitFor(), failed.waitFor()]);
+  if (await failed.count()) {
+    await shot('05-upload-error');
+    assert.fail(`Загрузка не удалась: ${await failed.innerText()}`);
+  }
+  assert.match(await page.locator('[data-testid=upload-progress]').innerText(), /100\s*%/);
+  const idCell = page.locator('[data-testid=upload-file-id]');
+  state.fileId = (await idCell.count()) ? (await idCell.innerText()).trim() : null;
+  await shot('05-upload-done');
+  await page.click('mat-dialog-actions button');
+  await page.locator('mat-dialog-container').waitFor({ state: 'detached' });
+});
+
+test('поиск по русскому слову', async () => {
+  await go('/files');
+  const row = page.locator('[data-testid=files-table] tr.mat-mdc-row', { hasText: MARK });
+  // Индекс обновляется при записи, но дадим фан-ауту запаса: несколько попыток с паузой.
+  for (let attempt = 0; attempt < 10; attempt++) {
+    await page.fill('[data-testid=search-query]', MARK);
+    await page.keyboard.press('Escape');
+    await page.click('[data-testid=search-submit]');
+    await settled();
+    if (await row.count()) {
+      break;
+    }
+    await page.waitForTimeout(2_000);
+  }
+  assert.ok(await row.count(), `Файл с меткой «${MARK}» не найден поиском`);
+  await shot('06-search');
+  // Морфология: форма «отчёты» должна найти «отчёт» в описании.
+  await page.fill('[data-testid=search-query]', `отчёты ${MARK}`);
+  await page.keyboard.press('Escape');
+  await page.click('[data-testid=search-submit]');
+  await settled();
+  assert.ok(await row.count(), 'Полнотекстовый поиск не нашёл файл по другой словоформе («отчёты»)');
+});
+
+test('скачивание совпадает байт в байт', async () => {
+  const row = page.locator('[data-testid=files-table] tr.mat-mdc-row', { hasText: MARK }).first();
+  const [download] = await Promise.all([page.waitForEvent('download'), row.locator('[data-testid=file-download]').click()]);
+  const saved = path.join(SCREENSHOT_DIR, `download-${MARK}.bin`);
+  await download.saveAs(saved);
+  const got = readFileSync(saved);
+  assert.equal(got.length, FILE_BYTES.length, 'размер скачанного файла отличается');
+  assert.ok(got.equals(FILE_BYTES), 'содержимое скачанного файла отличается');
+  assert.equal(download.suggestedFilename(), FILE_NAME, 'имя файла (кириллица) потерялось');
+});
+
+test('смена секрета сервисного аккаунта', async () => {
+  await go('/service-accounts');
+  await settled();
+  await page.click('[data-testid=sa-create]');
+  await page.fill('[data-testid=sa-name]', ACCOUNT_NAME);
+  await page.click('[data-testid=sa-save]');
+  await page.locator('[data-testid=secret-value]').waitFor();
+  state.firstSecret = (await page.locator('[data-testid=secret-value]').innerText()).trim();
+  await page.click('[data-testid=secret-close]');
+  await page.locator('mat-dialog-container').waitFor({ state: 'detached' });
+
+  await page.locator(`[data-testid="sa-actions-${ACCOUNT_NAME}"]`).click();
+  await page.click('[data-testid=sa-rotate]');
+  await page.click('[data-testid=confirm]');
+  await page.locator('[data-testid=secret-value]').waitFor();
+  const rotated = (await page.locator('[data-testid=secret-value]').innerText()).trim();
+  await shot('07-rotated-secret');
+  assert.ok(rotated.length >= 16, 'новый секрет слишком короткий');
+  assert.notEqual(rotated, state.firstSecret, 'секрет не изменился');
+  await page.click('[data-testid=secret-close]');
+  await page.locator('mat-dialog-container').waitFor({ state: 'detached' });
+  await shot('07-service-accounts');
+});
+
+test('запись о смене секрета в журнале аудита', async () => {
+  await go('/audit');
+  await settled();
+  await page.locator('[data-testid=audit-verify]').waitFor();
+  const entry = page.locator('[data-testid=audit-table] tr.mat-mdc-row', { hasText: /rotate/i }).first();
+  await entry.waitFor();
+  await shot('08-audit');
+  const chip = await page.locator('[data-testid=audit-verify]').getAttribute('class');
+  assert.ok(!/\bbad\b/.test(chip ?? ''), 'проверка целостности журнала аудита не прошла');
+});
+
+test('остальные страницы открываются', async () => {
+  await go('/admin-users');
+  await settled();
+  await page.locator('[data-testid=admin-users-table]').waitFor();
+  await shot('09-admin-users');
+});
+
+test('уборка: удаление аккаунта e2e', async () => {
+  await go('/service-accounts');
+  await settled();
+  await page.locator(`[data-testid="sa-actions-${ACCOUNT_NAME}"]`).click();
+  await page.locator('.mat-mdc-menu-panel button', { hasText: 'Удалить' }).click();
+  await page.click('[data-testid=confirm]');
+  await page.locator(`[data-testid="sa-actions-${ACCOUNT_NAME}"]`).waitFor({ state: 'detached' });
+});
+
+test('на страницах не было необработанных ошибок', () => {
+  assert.deepEqual(pageErrors, []);
+});
