@@ -23,6 +23,7 @@ PORTS = {"admin-module": 8000, "storage-element-01": 8010, "storage-element-02":
 @dataclass
 class RunningFleet:
     proc: subprocess.Popen[str]
+    ui_port: int
     data_dir: Path
     output: list[str]
     ready_seconds: float
@@ -41,6 +42,9 @@ class RunningFleet:
 
 
 def start_fleet(data_dir: Path, env: dict[str, str], timeout: float = 240) -> RunningFleet:
+    from artstore_common.embedded import free_port
+
+    env = {"ARTSTORE_UI_PORT": str(free_port()), **env}
     started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "scripts" / "fleet.py"), "run", "--data-dir", str(data_dir)],
@@ -56,8 +60,8 @@ def start_fleet(data_dir: Path, env: dict[str, str], timeout: float = 240) -> Ru
                 raise AssertionError("флот не поднялся:\n" + "".join(output) + _logs(data_dir))
             continue
         output.append(line)
-        if "ArtStore готов" in line:
-            return RunningFleet(proc, data_dir, output, time.monotonic() - started)
+        if "Остановить: Ctrl-C" in line:
+            return RunningFleet(proc, int(env["ARTSTORE_UI_PORT"]), data_dir, output, time.monotonic() - started)
     proc.kill()
     raise AssertionError("флот не поднялся вовремя:\n" + "".join(output) + _logs(data_dir))
 

@@ -17,7 +17,7 @@ def test_every_service_ready_and_exposes_metrics(fleet: RunningFleet) -> None:
         m = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
         assert m.status_code == 200 and "http_requests_total" in m.text, name
     out = "".join(fleet.output)
-    assert "client_secret" in out and "http://localhost:8000/docs" in out
+    assert "client_secret" in out and "http://127.0.0.1:8000/docs" in out
 
 
 def test_elements_registered_in_admin(fleet: RunningFleet) -> None:
