@@ -28,7 +28,7 @@ class Wal:
         self._size = 0
         self._written = 0
         self._synced = 0
-        self._sync_task: asyncio.Future[None] | None = None
+        self._sync_task: asyncio.Task[None] | None = None
         # незавершённые операции по сегментам: сегмент удаляется, когда все его операции закрыты
         self._pending: dict[int, set[str]] = {}
         self._op_segment: dict[str, int] = {}
@@ -114,20 +114,20 @@ class Wal:
                     (self.dir / f"wal-{seg:08d}.log").unlink()
 
     async def sync(self, upto: int) -> None:
-        """Дождаться, пока запись с номером `upto` окажется на диске (один fsync на группу)."""
+        """Дождаться, пока запись с номером `upto` окажется на диске (один fsync на группу).
+
+        Номер синхронизированной записи обновляет сама задача fsync: ожидающие просыпаются уже
+        с новым значением и не крутятся вхолостую на завершённой задаче.
+        """
         while self._synced < upto:
-            if self._sync_task is None:
-                target = self._written
-                fd = self._fd
-                self._sync_task = asyncio.ensure_future(asyncio.to_thread(os.fsync, fd))
-                try:
-                    await asyncio.shield(self._sync_task)
-                finally:
-                    self._sync_task = None
-                self._synced = max(self._synced, target)
-            else:
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(self._sync_task)
+            task = self._sync_task
+            if task is None or task.done():
+                task = self._sync_task = asyncio.ensure_future(self._fsync(self._written))
+            await asyncio.shield(task)
+
+    async def _fsync(self, target: int) -> None:
+        await asyncio.to_thread(os.fsync, self._fd)
+        self._synced = max(self._synced, target)
 
     def close(self) -> None:
         if self._fd >= 0:
