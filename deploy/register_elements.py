@@ -59,14 +59,15 @@ def get_token(client: httpx.Client, admin: str, client_id: str, secret: str) -> 
 
 
 def _items(payload: Any) -> list[dict[str, Any]]:
-    # Коллекции отдаются страницей {"items": [...]}; список целиком тоже понимаем.
+    # Коллекции admin — страница {"items", "total", "limit", "offset"} (не больше 500 за раз);
+    # элементов во флоте единицы, поэтому первой страницы хватает.
     if isinstance(payload, dict):
         return list(payload.get("items", []))
     return list(payload) if isinstance(payload, list) else []
 
 
 def registered_urls(client: httpx.Client, admin: str) -> set[str]:
-    response = client.get(f"{admin}{API}/storage-elements", params={"limit": 1000}, timeout=30)
+    response = client.get(f"{admin}{API}/storage-elements", params={"limit": 500}, timeout=30)
     response.raise_for_status()
     return {str(e.get("api_url", "")).rstrip("/") for e in _items(response.json())}
 
@@ -89,6 +90,17 @@ def register(client: httpx.Client, admin: str, url: str, deadline: float) -> Non
     raise RuntimeError(f"не удалось зарегистрировать {url}: {last}")
 
 
+def run(client: httpx.Client, admin: str, client_id: str, secret: str, urls: list[str], deadline: float) -> None:
+    wait_ready(client, admin, deadline)
+    client.headers["Authorization"] = f"Bearer {get_token(client, admin, client_id, secret)}"
+    known = registered_urls(client, admin)
+    for url in urls:
+        if url in known:
+            log(f"элемент {url} уже в реестре")
+            continue
+        register(client, admin, url, deadline)
+
+
 def main() -> int:
     admin = os.environ.get("REGISTER_ADMIN_URL", "http://admin-module:8000").rstrip("/")
     client_id = os.environ.get("REGISTER_CLIENT_ID", "")
@@ -100,14 +112,7 @@ def main() -> int:
         return 2
     try:
         with httpx.Client() as client:
-            wait_ready(client, admin, deadline)
-            client.headers["Authorization"] = f"Bearer {get_token(client, admin, client_id, secret)}"
-            known = registered_urls(client, admin)
-            for url in urls:
-                if url in known:
-                    log(f"элемент {url} уже в реестре")
-                    continue
-                register(client, admin, url, deadline)
+            run(client, admin, client_id, secret, urls, deadline)
     except (RuntimeError, httpx.HTTPError) as exc:
         log(f"ошибка: {exc}")
         return 1

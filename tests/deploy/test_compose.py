@@ -18,6 +18,7 @@ import ast
 import http.server
 import importlib
 import importlib.metadata as md
+import importlib.util
 import json
 import logging
 import os
@@ -591,7 +592,7 @@ class _Echo(http.server.BaseHTTPRequestHandler):
         received = 0
         while received < length:
             received += len(self.rfile.read(min(1 << 20, length - received)))
-        body = json.dumps({"port": self.server.server_port, "path": self.path, "received": received,
+        body = json.dumps({"port": self.server.server_address[1], "path": self.path, "received": received,
                            "host": self.headers.get("Host"), "xff": self.headers.get("X-Forwarded-For")}).encode()
         created = self.path.endswith("/uploads")
         self.send_response(201 if created else 200)
@@ -689,3 +690,77 @@ def test_nginx_proxies_admin_ui_api(nginx_ui: tuple[str, dict[str, int]]) -> Non
         assert client.get("/storage-elements/se-01").text == "<html>admin-ui</html>"
         assert "max-age=31536000" in client.get("/main-ABC.js").headers["cache-control"]
         assert client.get("/healthz").text == "ok\n"
+
+
+# --- fleet-init: deploy/register_elements.py ---------------------------------------------------------------
+def _register_module() -> Any:
+    spec = importlib.util.spec_from_file_location("register_elements", ROOT / "deploy" / "register_elements.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+FAKE_SECRET = "s3cret"
+
+
+class _FakeAdmin:
+    """admin-module в объёме, который нужен fleet-init: ready, токен, список и регистрация элементов."""
+
+    def __init__(self, registered: list[str], *, secret: str = FAKE_SECRET, refuse: set[str] | None = None) -> None:
+        self.registered = list(registered)
+        self.secret = secret
+        self.refuse = refuse or set()
+        self.not_ready = 1  # первый опрос готовности — 503, как у стартующего admin
+        self.posted: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/health/ready":
+            self.not_ready -= 1
+            return httpx.Response(503 if self.not_ready >= 0 else 200)
+        if path == "/api/v1/auth/token":
+            ok = request.headers.get("authorization") == httpx.BasicAuth("admin-service", self.secret)._auth_header
+            return httpx.Response(200, json={"access_token": "tok"}) if ok else httpx.Response(
+                401, json={"error": "invalid_client"})
+        assert request.headers["authorization"] == "Bearer tok"
+        if path == "/api/v1/storage-elements" and request.method == "GET":
+            assert int(request.url.params["limit"]) <= 500
+            items = [{"id": f"se-{i}", "api_url": u} for i, u in enumerate(self.registered)]
+            return httpx.Response(200, json={"items": items, "total": len(items), "limit": 500, "offset": 0})
+        if path == "/api/v1/storage-elements" and request.method == "POST":
+            url = json.loads(request.content)["api_url"]
+            self.posted.append(url)
+            if url in self.refuse:
+                return httpx.Response(422, json={"code": "validation_error"})
+            self.registered.append(url)
+            return httpx.Response(201, json={"id": "se-new", "api_url": url})
+        return httpx.Response(404)
+
+
+def _run_register(
+    monkeypatch: pytest.MonkeyPatch, fake: _FakeAdmin, urls: list[str], secret: str = FAKE_SECRET,
+) -> None:
+    module = _register_module()
+    monkeypatch.setattr(module.time, "sleep", lambda _s: None)  # повторы без ожидания
+    with httpx.Client(transport=httpx.MockTransport(fake)) as client:
+        module.run(client, "http://admin", "admin-service", secret, urls, time.monotonic() + 30)
+
+
+def test_fleet_init_registers_only_missing_elements(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    fake = _FakeAdmin(["http://storage-element-01:8010"])
+    urls = ["http://storage-element-01:8010", "http://storage-element-02:8011"]
+    _run_register(monkeypatch, fake, urls)
+    assert fake.posted == ["http://storage-element-02:8011"]
+    _run_register(monkeypatch, fake, urls)  # повторный docker compose up — ничего нового
+    assert fake.posted == ["http://storage-element-02:8011"]
+    assert "уже в реестре" in capsys.readouterr().out
+
+
+def test_fleet_init_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(RuntimeError, match="INITIAL_CLIENT_SECRET"):
+        _run_register(monkeypatch, _FakeAdmin([]), ["http://storage-element-01:8010"], secret="wrong")
+    with pytest.raises(RuntimeError, match="не удалось зарегистрировать"):
+        _run_register(monkeypatch, _FakeAdmin([], refuse={"http://x:1"}), ["http://x:1"])
