@@ -592,7 +592,7 @@ class _Echo(http.server.BaseHTTPRequestHandler):
         received = 0
         while received < length:
             received += len(self.rfile.read(min(1 << 20, length - received)))
-        body = json.dumps({"port": self.server.server_address[1], "path": self.path, "received": received,
+        body = json.dumps({"port": self.connection.getsockname()[1], "path": self.path, "received": received,
                            "host": self.headers.get("Host"), "xff": self.headers.get("X-Forwarded-For")}).encode()
         created = self.path.endswith("/uploads")
         self.send_response(201 if created else 200)
