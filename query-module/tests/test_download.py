@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from urllib.parse import quote
 
+import pytest
 from query_fleet import Fleet, needs_real_element
 
 DATA = os.urandom(3 * 1024 * 1024 + 123)
 
 
-def _setup(fleet: Fleet) -> str:
+def _setup(fleet: Fleet, **query_settings: object) -> str:
     fleet.add_element("se-edit", "edit")
     fleet.publish()
-    fleet.start_query()
+    fleet.start_query(**query_settings)
     return fleet.put("se-edit", "Отчёт о продажах 2026.pdf", DATA, content_type="application/pdf")
 
 
@@ -51,8 +53,9 @@ def test_repr_digest_and_ascii_fallback(fleet: Fleet) -> None:
     assert 'filename="' in r.headers["content-disposition"]
 
 
-def test_ranges(fleet: Fleet) -> None:
-    file_id = _setup(fleet)
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+def test_ranges(fleet: Fleet, transport: str) -> None:
+    file_id = _setup(fleet, download_transport=transport)
     path = f"/api/v1/files/{file_id}/download"
     n = len(DATA)
     cases = {
@@ -116,3 +119,22 @@ def test_archived_file_answers_409_with_restore(fleet: Fleet) -> None:
     r = fleet.q("POST", f"/api/v1/files/{file_id}/restore", role="USER")
     assert r.status_code == 202, r.text
     assert r.json()["storage_element_id"] == "se-arch"
+
+
+def test_client_leaving_mid_download_releases_upstream(fleet: Fleet) -> None:
+    big = os.urandom(32 * 1024 * 1024)
+    fleet.add_element("se-edit", "edit")
+    fleet.publish()
+    fleet.start_query()
+    file_id = fleet.put("se-edit", "big.bin", big)
+    url = f"{fleet.query.url}/api/v1/files/{file_id}/download"
+    with fleet.http.stream("GET", url, headers=fleet.factory.headers("READONLY")) as r:
+        assert r.status_code == 200
+        next(r.iter_raw(65536))
+    deadline = time.monotonic() + 10
+    while "artstore_downloads_total{outcome=\"aborted\"} 1.0" not in fleet.http.get(f"{fleet.query.url}/metrics").text:
+        assert time.monotonic() < deadline, "обрыв скачивания не учтён"
+        time.sleep(0.05)
+    # соединение с элементом вернулось в работу: следующее скачивание идёт как обычно
+    r = fleet.q("GET", f"/api/v1/files/{file_id}/download", headers={"Range": "bytes=-16"})
+    assert r.status_code == 206 and r.content == big[-16:]

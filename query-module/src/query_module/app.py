@@ -23,6 +23,7 @@ from .elements import Elements
 from .events import FileEventsListener
 from .files.locate import Locator
 from .files.routes import router as files_router
+from .files.upstream import ContentStreamer
 from .metrics import QueryMetrics
 from .search.routes import router as search_router
 from .search.service import SearchService
@@ -49,6 +50,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             failure_threshold=settings.breaker_failure_threshold,
             reset_timeout=settings.breaker_reset_timeout,
         )
+        app.state.streamer = streamer = ContentStreamer(
+            http, transport=settings.download_transport, connect_timeout=settings.connect_timeout,
+            read_timeout=settings.download_read_timeout, max_connections=settings.max_connections_per_element,
+        )
         app.state.discovery = DiscoveryClient(
             settings.redis_url, settings.redis_namespace, settings.data_dir / "query-discovery.json",
             registry=app.state.metrics_registry,
@@ -73,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.file_events.stop()
             await app.state.discovery.stop()
+            await streamer.aclose()
             await http.aclose()
             await redis.aclose()
             await tokens.close()

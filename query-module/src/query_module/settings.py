@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -26,6 +26,8 @@ class Settings(ServiceSettings):
     connect_timeout: float = Field(1.0, gt=0)
     # Тайм-аут чтения при скачивании — между порциями данных, а не на весь файл.
     download_read_timeout: float = Field(60.0, gt=0)
+    # Транспорт скачивания: aiohttp (быстрый разбор на C) или httpx (через ServiceClient.stream).
+    download_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     max_connections_per_element: int = Field(200, ge=1)
     breaker_failure_threshold: int = Field(5, ge=1)
     breaker_reset_timeout: float = Field(15.0, gt=0)

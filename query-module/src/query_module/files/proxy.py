@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import quote
 
-import httpx
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
+
+from .upstream import Upstream
 
 # Заголовки запроса клиента, которые решают, что отдаст элемент (диапазон, условные запросы).
 FORWARD_REQUEST = ("range", "if-range", "if-none-match", "if-match", "if-modified-since", "if-unmodified-since")
@@ -33,26 +34,25 @@ def content_disposition(filename: str, disposition: str = "attachment") -> str:
     return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-def forward_headers(upstream: httpx.Response) -> dict[str, str]:
+def forward_headers(upstream: Upstream) -> dict[str, str]:
     return {name: upstream.headers[name] for name in FORWARD_RESPONSE if name in upstream.headers}
 
 
 class UpstreamStreamResponse(StreamingResponse):
-    """Ответ, тело которого — сырые байты ответа элемента (``aiter_raw``: без перекодирования и
-    перенарезки). ``on_done(outcome, sent)`` вызывается ровно один раз, что бы ни случилось."""
+    """Ответ, тело которого — сырые байты ответа элемента (без перекодирования и перенарезки).
+    ``on_done(outcome, sent)`` вызывается ровно один раз, что бы ни случилось."""
 
-    def __init__(self, upstream: httpx.Response, headers: dict[str, str],
-                 close: Callable[[], Awaitable[None]], on_done: Callable[[str, int], None]) -> None:
+    def __init__(self, upstream: Upstream, headers: dict[str, str], on_done: Callable[[str, int], None]) -> None:
         self._upstream = upstream
-        self._close = close
+        self._close = upstream.aclose
         self._on_done = on_done
         self.sent = 0
         length = headers.get("content-length")
         self._expected = int(length) if length and length.isdigit() else None
-        super().__init__(self._chunks(), status_code=upstream.status_code, headers=headers)
+        super().__init__(self._chunks(), status_code=upstream.status, headers=headers)
 
     async def _chunks(self) -> AsyncIterator[bytes]:
-        async for chunk in self._upstream.aiter_raw():
+        async for chunk in self._upstream.chunks:
             self.sent += len(chunk)
             yield chunk
 

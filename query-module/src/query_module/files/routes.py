@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -13,6 +13,7 @@ from artstore_common import ProblemError, Role, request_id_var, require_roles
 from ..elements import Element, ElementError
 from .locate import Location, Locator, not_found
 from .proxy import FORWARD_REQUEST, UpstreamStreamResponse, content_disposition, forward_headers
+from .upstream import ContentStreamer
 
 router = APIRouter(prefix="/api/v1/files", tags=["files"])
 READERS = require_roles(Role.ADMIN, Role.USER, Role.AUDITOR, Role.READONLY)
@@ -64,31 +65,29 @@ async def _open(request: Request, file_id: str, loc: Location) -> Response:
     # identity: элемент не должен сжимать ответ, иначе диапазоны байт перестают совпадать с файлом
     headers["accept-encoding"] = "identity"
     headers["x-request-id"] = request_id_var.get() or ""
-    stack = AsyncExitStack()
+    streamer: ContentStreamer = app.state.streamer
+    upstream = await streamer.open(loc.element.api_url, f"/api/v1/files/{file_id}/content", headers)
     try:
-        upstream = await stack.enter_async_context(
-            app.state.http.stream(loc.element.api_url, "GET", f"/api/v1/files/{file_id}/content", headers=headers)
-        )
-        status = upstream.status_code
+        status = upstream.status
         if status == 404:
             raise _NotHere
         if status in (200, 206, 304):
             out = forward_headers(upstream)
             if "content-disposition" not in out and loc.meta and loc.meta.get("original_filename"):
                 out["content-disposition"] = content_disposition(str(loc.meta["original_filename"]))
-            return UpstreamStreamResponse(upstream, out, stack.aclose, app.state.metrics.download_done)
-        body = await upstream.aread()
+            return UpstreamStreamResponse(upstream, out, app.state.metrics.download_done)
+        body = await upstream.read()
         if status == 416:
             out = {k: v for k, v in forward_headers(upstream).items() if k in ("content-range", "content-type")}
             app.state.metrics.download_done("range_not_satisfiable", 0)
             return Response(body, status_code=416, headers=out)
         try:
-            parsed = upstream.json() if body else {}
+            parsed = json.loads(body) if body else {}
         except ValueError:
             parsed = {}
         raise _upstream_problem(file_id, loc.element, status, parsed)
     except BaseException:
-        await stack.aclose()
+        await upstream.aclose()
         raise
 
 
