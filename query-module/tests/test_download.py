@@ -80,6 +80,8 @@ def test_ranges(fleet: Fleet, transport: str) -> None:
     assert r.status_code == 206 and r.content == DATA[10:20]
     r = fleet.q("GET", path, headers={"Range": "bytes=10-19", "If-Range": '"stale-etag"'})
     assert r.status_code == 200 and r.content == DATA
+    r = fleet.q("GET", path, headers={"If-None-Match": etag})
+    assert r.status_code == 304 and r.content == b""
 
 
 def test_unknown_file_and_bad_id(fleet: Fleet) -> None:
@@ -138,3 +140,13 @@ def test_client_leaving_mid_download_releases_upstream(fleet: Fleet) -> None:
     # соединение с элементом вернулось в работу: следующее скачивание идёт как обычно
     r = fleet.q("GET", f"/api/v1/files/{file_id}/download", headers={"Range": "bytes=-16"})
     assert r.status_code == 206 and r.content == big[-16:]
+
+
+def test_content_disposition_fallback_builder() -> None:
+    from query_module.files.proxy import content_disposition
+
+    cd = content_disposition("Отчёт за 2026.pdf")
+    assert cd == "attachment; filename=\"Otchet za 2026.pdf\"; filename*=UTF-8''" + quote("Отчёт за 2026.pdf", safe="")
+    assert content_disposition("Щука.pdf").startswith('attachment; filename="Shchuka.pdf";')
+    assert content_disposition("中文.pdf").startswith('attachment; filename="download.pdf";')
+    assert 'filename="a_b.txt"' in content_disposition('a"b.txt')

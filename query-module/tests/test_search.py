@@ -111,6 +111,12 @@ def test_stopped_element_gives_partial(fleet: Fleet) -> None:
     assert resp["partial"] is True
     assert resp["unavailable_storage_elements"] == ["se-b"]
     assert _ids(resp) == {ids["ru1"], ids["en1"]}
+    for _ in range(5):  # порог предохранителя
+        _search(fleet)
+    metrics = fleet.http.get(f"{fleet.query.url}/metrics").text
+    assert 'artstore_circuit_breaker_open{target="se-b"} 1.0' in metrics
+    assert 'artstore_circuit_breaker_open{target="se-a"} 0.0' in metrics
+    assert _search(fleet)["unavailable_storage_elements"] == ["se-b"]
     # элемент, который admin пометил offline, не опрашивается, но честно назван
     fleet.publish(**{"se-b": {"status": "offline"}})
     import time

@@ -19,8 +19,26 @@ FORWARD_RESPONSE = ("content-type", "content-length", "content-range", "etag", "
                     "content-disposition", "last-modified", "cache-control", "content-encoding")
 
 
+_RU = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+               ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p", "r", "s",
+                "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "", "e", "yu", "ya"], strict=True))
+
+
+def _translit(text: str) -> str:
+    out = []
+    for ch in text:
+        low = ch.lower()
+        if low in _RU:
+            sub = _RU[low]
+            out.append(sub.capitalize() if ch != low else sub)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def _ascii(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    # Запасное имя для клиентов без RFC 8187 — транслитерация, чтобы «Отчёт.pdf» не стал «_____.pdf».
+    text = unicodedata.normalize("NFKD", _translit(text)).encode("ascii", "ignore").decode()
     return "".join(c if 32 <= ord(c) < 127 and c not in '"\\;' else "_" for c in text).strip(" ._")
 
 

@@ -36,6 +36,7 @@ async def search(body: SearchRequest, request: Request) -> SearchResponse:
 async def search_get(
     request: Request,
     q: Annotated[str | None, Query(description="Текст запроса")] = None,
+    query: Annotated[str | None, Query(description="То же, что q")] = None,
     filename: str | None = None,
     tags: Annotated[list[str] | None, Query(description="Повторяемый параметр или через запятую")] = None,
     username: str | None = None,
@@ -51,7 +52,8 @@ async def search_get(
     sort_order: SortOrder = "desc",
 ) -> SearchResponse:
     raw: dict[str, Any] = {
-        "query": q, "filename": filename, "username": username, "content_type": content_type,
+        "query": q if q is not None else query, "filename": filename, "username": username,
+        "content_type": content_type,
         "min_size": min_size, "max_size": max_size, "created_after": created_after,
         "created_before": created_before, "mode": mode, "limit": limit, "offset": offset,
         "sort_by": sort_by, "sort_order": sort_order,
