@@ -34,10 +34,18 @@ class TokenServer:
     """Точка выдачи токенов (как admin-module /auth/token) для ServiceTokenProvider query-module."""
 
     def __init__(self, factory: TokenFactory) -> None:
+        # столько следующих токенов выдать «чужими» (другой издатель) — элемент их отвергнет
+        self.bad = 0
+        outer = self
+
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                token = factory.issue("ADMIN", sub="sa-query", name="query-module")
+                extra = {}
+                if outer.bad > 0:
+                    outer.bad -= 1
+                    extra["iss"] = "someone-else"
+                token = factory.issue("ADMIN", sub="sa-query", name="query-module", **extra)
                 body = json.dumps({"access_token": token, "token_type": "Bearer", "expires_in": 1800}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

@@ -132,3 +132,21 @@ def test_stopped_element_gives_partial(fleet: Fleet) -> None:
     r = fleet.q("GET", f"/api/v1/files/{ids['ru2']}")
     assert r.status_code == 503, r.text
     assert r.json()["unavailable_storage_elements"] == ["se-b"]
+
+
+def test_rejected_service_token_is_renewed(fleet: Fleet) -> None:
+    fleet.add_element("se-a", "edit")
+    fleet.publish()
+    file_id = fleet.put("se-a", "токен.txt", b"token")
+    fleet.tokens.bad = 1  # первый сервисный токен query элемент отвергнет (401)
+    fleet.start_query()
+    resp = _search(fleet)
+    assert resp["partial"] is False and file_id in _ids(resp)
+    fleet.tokens.bad = 1
+    fleet.query_app.state.http.auth_headers.__self__.invalidate()
+    assert fleet.q("GET", f"/api/v1/files/{file_id}/download").content == b"token"
+    # адрес уже в кэше: отвергнутый токен встречает сам поток скачивания
+    fleet.tokens.bad = 1
+    fleet.query_app.state.http.auth_headers.__self__.invalidate()
+    assert fleet.q("GET", f"/api/v1/files/{file_id}/download").content == b"token"
+    assert fleet.tokens.bad == 0

@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.streamer = streamer = ContentStreamer(
             http, transport=settings.download_transport, connect_timeout=settings.connect_timeout,
             read_timeout=settings.download_read_timeout, max_connections=settings.max_connections_per_element,
+            on_unauthorized=tokens.invalidate,
         )
         app.state.discovery = DiscoveryClient(
             settings.redis_url, settings.redis_namespace, settings.data_dir / "query-discovery.json",
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redis = aioredis.from_url(settings.redis_url, socket_timeout=settings.redis_timeout,
                                   socket_connect_timeout=settings.redis_timeout)
         metrics: QueryMetrics = app.state.metrics
-        elements = Elements(app.state.discovery, http, settings.element_timeout)
+        elements = Elements(app.state.discovery, http, settings.element_timeout, on_unauthorized=tokens.invalidate)
         metrics.watch_breakers(http, elements.targets)
         cache = LocationCache(redis, settings.redis_namespace, metrics, size=settings.location_cache_size,
                               ttl=settings.location_cache_ttl, redis_ttl=settings.redis_location_ttl)

@@ -37,10 +37,13 @@ class ElementError(Exception):
 
 
 class Elements:
-    def __init__(self, discovery: DiscoveryClient, http: ServiceClient, timeout: float) -> None:
+    def __init__(self, discovery: DiscoveryClient, http: ServiceClient, timeout: float,
+                 on_unauthorized: Callable[[], None] | None = None) -> None:
         self.discovery = discovery
         self.http = http
         self.timeout = timeout
+        # Элемент отверг сервисный токен (например, ключи admin сменились): берём новый и повторяем раз.
+        self.on_unauthorized = on_unauthorized
 
     def all(self) -> list[Element]:
         return [Element.from_snapshot(e) for e in self.discovery.elements if e.get("id") and e.get("api_url")]
@@ -65,13 +68,19 @@ class Elements:
     async def call_json(self, el: Element, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Запрос к элементу с тайм-аутом на элемент; сетевые сбои и 5xx → ElementError."""
         kwargs.setdefault("timeout", httpx.Timeout(self.timeout, connect=min(self.timeout, 1.0)))
-        try:
-            resp = await asyncio.wait_for(self.http.request(el.api_url, method, path, **kwargs),
-                                          self.timeout * 3 + 1)
-        except ProblemError as exc:
-            raise ElementError(f"{el.id}: {exc.detail}") from exc
-        except (TimeoutError, httpx.HTTPError) as exc:
-            raise ElementError(f"{el.id}: {type(exc).__name__}") from exc
+        for attempt in range(2):
+            try:
+                resp = await asyncio.wait_for(self.http.request(el.api_url, method, path, **kwargs),
+                                              self.timeout * 3 + 1)
+            except ProblemError as exc:
+                raise ElementError(f"{el.id}: {exc.detail}") from exc
+            except (TimeoutError, httpx.HTTPError) as exc:
+                raise ElementError(f"{el.id}: {type(exc).__name__}") from exc
+            if resp.status_code != 401 or self.on_unauthorized is None or attempt:
+                break
+            self.on_unauthorized()
+        if resp.status_code == 401:
+            raise ElementError(f"{el.id}: элемент не принял сервисный токен query-module")
         if resp.status_code >= 500:
             raise ElementError(f"{el.id}: HTTP {resp.status_code}")
         return resp

@@ -9,7 +9,7 @@ ServiceClient для этого элемента, так что состояни
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -43,8 +43,9 @@ def _unavailable(base: str, exc: BaseException) -> ProblemError:
 
 class ContentStreamer:
     def __init__(self, http: ServiceClient, *, transport: str, connect_timeout: float, read_timeout: float,
-                 max_connections: int) -> None:
+                 max_connections: int, on_unauthorized: Callable[[], None] | None = None) -> None:
         self.http = http
+        self.on_unauthorized = on_unauthorized
         self.transport = transport
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -68,19 +69,26 @@ class ContentStreamer:
         if self.transport == "httpx":
             return await self._open_httpx(base, path, headers)
         breaker = self.http.breaker(base)
-        if not breaker.allow():
-            raise CircuitOpenError(base)
-        auth = await self.http.auth_headers() if self.http.auth_headers else {}
-        stack = AsyncExitStack()
-        try:
-            resp = await stack.enter_async_context(
-                self._session(base).get(path, headers={**auth, **headers}, allow_redirects=False)
-            )
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            breaker.record_failure()
-            await stack.aclose()
-            raise _unavailable(base, exc) from exc
-        (breaker.record_failure if resp.status >= 500 else breaker.record_success)()
+        for attempt in range(2):
+            if not breaker.allow():
+                raise CircuitOpenError(base)
+            auth = await self.http.auth_headers() if self.http.auth_headers else {}
+            stack = AsyncExitStack()
+            try:
+                resp = await stack.enter_async_context(
+                    self._session(base).get(path, headers={**auth, **headers}, allow_redirects=False)
+                )
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                breaker.record_failure()
+                await stack.aclose()
+                raise _unavailable(base, exc) from exc
+            (breaker.record_failure if resp.status >= 500 else breaker.record_success)()
+            if resp.status == 401 and self.on_unauthorized is not None and not attempt:
+                # токен отвергнут (смена ключей admin): новый токен и ещё одна попытка
+                await stack.aclose()
+                self.on_unauthorized()
+                continue
+            break
         return Upstream(resp.status, resp.headers, resp.content.iter_any(), stack)
 
     async def _open_httpx(self, base: str, path: str, headers: dict[str, str]) -> Upstream:
