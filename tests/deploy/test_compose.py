@@ -454,10 +454,15 @@ def test_nginx_proxies_to_compose_services() -> None:
     assert {host for host, _ in upstreams} == {"admin-module", "ingester-module", "query-module"}
     for host, port in upstreams:
         assert _container_ports(services[host]) == {int(port)}, f"nginx ходит на {host}:{port}"
-    # адреса из config.json образа admin-ui проксируются этим nginx
-    ui = (ROOT / "admin-ui" / "Dockerfile").read_text(encoding="utf-8")
-    for prefix in re.findall(r'"(?:admin|ingester|query)Url": "(/[a-z]+)"', ui):
-        assert f"location ^~ {prefix}/ " in conf
+    # config.json образа admin-ui ведёт на пути, которые проксирует этот nginx
+    dockerfile = (ROOT / "admin-ui" / "Dockerfile").read_text(encoding="utf-8")
+    source = re.search(r"^COPY (\S+) /usr/share/nginx/html/config\.json$", dockerfile, re.M)
+    assert source, "образ admin-ui должен класть свой config.json"
+    urls = json.loads((ROOT / source.group(1)).read_text(encoding="utf-8"))
+    assert set(urls) == {"adminUrl", "ingesterUrl", "queryUrl"}
+    for url in urls.values():
+        assert re.fullmatch(r"/[a-z]+", url), f"{url}: за nginx адреса относительные"
+        assert f"location ^~ {url}/ " in conf
 
 
 def test_nginx_config_syntax(tmp_path: Path) -> None:
