@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                      app.state.metrics_registry)
         app.state.element = el
         await el.cache.create()
+        await el.cache.start(settings.database_url)
         outcome = await recover(el)
         if outcome["completed"] or outcome["rolled_back"]:
             _log.warning("восстановление по WAL: доведено %(completed)d, откатано %(rolled_back)d", outcome)
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(BaseException):
                     await task
             el.wal.close()
+            await el.cache.close()
             await backend.close()
             await redis.aclose()
             await engine.dispose()

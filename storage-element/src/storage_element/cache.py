@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -93,7 +95,7 @@ def row_params(attr: dict[str, Any], stored_size: int | None = None) -> dict[str
 
 
 def row_to_attr(row: Any) -> dict[str, Any]:
-    m = dict(row._mapping)
+    m = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
     out: dict[str, Any] = {
         k: m.get(k) for k in _ATTR_COLS if k not in ("stored_size",)
     }
@@ -109,10 +111,25 @@ def row_to_attr(row: Any) -> dict[str, Any]:
 
 
 class Cache:
+    """Горячий путь (поиск строки по id, вставка после записи) идёт прямо через пул asyncpg:
+    без pre-ping и транзакции SQLAlchemy это один обмен с СУБД вместо четырёх, а вставки
+    одновременных загрузок собираются в одну пачку (групповая фиксация, как у WAL).
+    Остальное — через движок SQLAlchemy из общей библиотеки."""
+
     def __init__(self, engine: AsyncEngine, table: str, prefix: str) -> None:
         self.engine = engine
         self.table = table
         self.prefix = prefix
+        self.pool: asyncpg.Pool | None = None
+        self._queue: list[tuple[tuple[Any, ...], asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        numbered = ", ".join(
+            f"${i}::jsonb" if c in ("metadata", "compression") else f"${i}::text[]" if c == "tags" else f"${i}"
+            for i, c in enumerate(_ATTR_COLS, 1)
+        )
+        conflict = ", ".join(f"{c} = EXCLUDED.{c}" for c in _ATTR_COLS if c != "file_id")
+        self._upsert_pg = (f"INSERT INTO {table} ({', '.join(_ATTR_COLS)}) VALUES ({numbered}) "
+                           f"ON CONFLICT (file_id) DO UPDATE SET {conflict}")
         cols = ", ".join(_ATTR_COLS)
         vals = ", ".join(
             f"CAST(:{c} AS jsonb)" if c in ("metadata", "compression") else
@@ -129,9 +146,45 @@ class Cache:
             for stmt in ddl(self.table, self.prefix):
                 await conn.execute(text(stmt))
 
+    async def start(self, dsn: str) -> None:
+        self.pool = await asyncpg.create_pool(dsn.replace("postgresql+asyncpg://", "postgresql://"), min_size=1,
+                                              max_size=8, server_settings={"application_name": "artstore-se"})
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        if self.pool is not None:
+            await self.pool.close()
+
     async def upsert(self, attr: dict[str, Any], stored_size: int | None = None) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(self._upsert, row_params(attr, stored_size))
+        params = row_params(attr, stored_size)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((tuple(params[c] for c in _ATTR_COLS), fut))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.ensure_future(self._flush())
+        await fut
+
+    async def _flush(self) -> None:
+        assert self.pool is not None
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                async with self.pool.acquire() as conn:
+                    await conn.executemany(self._upsert_pg, [p for p, _ in batch])
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_result(None)
+            except Exception:
+                # одна плохая строка не должна валить соседей по пачке: повторяем по одной
+                for params, fut in batch:
+                    try:
+                        async with self.pool.acquire() as conn:
+                            await conn.execute(self._upsert_pg, *params)
+                        if not fut.done():
+                            fut.set_result(None)
+                    except Exception as exc:
+                        if not fut.done():
+                            fut.set_exception(exc)
 
     async def upsert_many(self, attrs: list[dict[str, Any]]) -> None:
         if attrs:
@@ -139,13 +192,13 @@ class Cache:
                 await conn.execute(self._upsert, [row_params(a) for a in attrs])
 
     async def get(self, file_id: str) -> dict[str, Any] | None:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(text(f"SELECT * FROM {self.table} WHERE file_id = :f"), {"f": file_id})).first()
+        assert self.pool is not None
+        row = await self.pool.fetchrow(f"SELECT * FROM {self.table} WHERE file_id = $1", file_id)
         if row is None:
             return None
         attr = row_to_attr(row)
-        attr["_corrupted"] = bool(row._mapping["corrupted"])
-        attr["_stored_size"] = int(row._mapping["stored_size"])
+        attr["_corrupted"] = bool(row["corrupted"])
+        attr["_stored_size"] = int(row["stored_size"])
         return attr
 
     async def delete(self, file_id: str) -> None:
