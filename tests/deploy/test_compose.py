@@ -371,7 +371,7 @@ def test_compose_secrets_come_from_env() -> None:
     for path in COMPOSE_FILES:
         for name, definition in (_load(path).get("services") or {}).items():
             for key, value in (definition.get("environment") or {}).items():
-                if re.search(r"(PASSWORD|SECRET|ENCRYPTION_KEY)", str(key)) and key != "REDISCLI_AUTH":
+                if re.search(r"(PASSWORD|SECRET|ENCRYPTION_KEY)", str(key)):
                     assert str(value).startswith("${"), f"{path.name}: {name}.{key} задан литералом"
                     assert ":-" not in str(value) or "${INITIAL_CLIENT_SECRET}" in str(value), (
                         f"{path.name}: {name}.{key} не должен иметь умолчания")
@@ -695,6 +695,17 @@ def test_nginx_proxies_admin_ui_api(nginx_ui: tuple[str, dict[str, int]]) -> Non
         assert client.get("/storage-elements/se-01").text == "<html>admin-ui</html>"
         assert "max-age=31536000" in client.get("/main-ABC.js").headers["cache-control"]
         assert client.get("/healthz").text == "ok\n"
+
+
+@pytest.mark.parametrize("name", SERVICES, ids=str)
+def test_image_dependencies_are_pinned(name: str) -> None:
+    # Dockerfile ставит зависимости с requirements.txt как ограничениями: то, чего там нет, попадёт
+    # в образ последней версией с PyPI, а не той, с которой прошли тесты.
+    pins = {_norm(m.group(1)) for m in re.finditer(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", (
+        ROOT / "requirements.txt").read_text(encoding="utf-8"), re.M)}
+    local = {"artstore-common"} | {s.distribution for s in SERVICES.values()}
+    unpinned = sorted(_closure(SERVICES[name].directory) - pins - local)
+    assert not unpinned, f"нет пинов в requirements.txt (uv pip compile requirements.in): {unpinned}"
 
 
 # --- fleet-init: deploy/register_elements.py ---------------------------------------------------------------
