@@ -95,7 +95,7 @@ async def test_rotation_keeps_old_tokens_valid_until_expiry(admin: Admin, auth: 
 async def test_automatic_rotation_by_age(make_settings: Callable[..., Settings]) -> None:
     from ..conftest import running
 
-    async with running(make_settings(key_rotation_hours=1.0)) as a:
+    async with running(make_settings(key_rotation_hours=1.0, jobs_enabled=False)) as a:
         async with session_scope(a.app.state.sessionmaker) as s:
             await s.execute(text("UPDATE jwt_keys SET activated_at = now() - interval '2 hours' "
                                  "WHERE status = 'active'"))

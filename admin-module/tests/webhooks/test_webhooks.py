@@ -1,0 +1,134 @@
+"""Вебхуки: событие из потока Redis → подписанная доставка на настоящий HTTP-приёмник, повтор после 500."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from admin_module.settings import Settings
+from artstore_common import EventPublisher
+
+from ..conftest import running
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        self.fail_first: set[str] = set()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                outer.requests.append((self.path, dict(self.headers), body))
+                status = 200
+                if self.path in outer.fail_first:
+                    outer.fail_first.discard(self.path)
+                    status = 500
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def on(self, path: str) -> list[tuple[str, dict[str, str], bytes]]:
+        return [r for r in self.requests if r[0] == path]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+
+
+async def _wait(cond: Callable[[], bool], timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if cond():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("не дождались")
+
+
+async def test_signed_delivery_with_retry(make_settings: Callable[..., Settings], receiver: Receiver,
+                                          redis_url: str, redis_namespace: str) -> None:
+    async with running(make_settings(webhook_backoff_seconds=0.3, webhook_worker_interval_seconds=0.1)) as a:
+        c = a.client
+        auth = await a.headers()
+        owner = (await c.post("/api/v1/service-accounts", json={"name": "owner"}, headers=auth)).json()
+        other = (await c.post("/api/v1/service-accounts", json={"name": "other"}, headers=auth)).json()
+        system = (await c.get("/api/v1/service-accounts", params={"search": "admin-service"},
+                              headers=auth)).json()["items"][0]
+        r = await c.post(f"/api/v1/service-accounts/{owner['id']}/webhooks",
+                         json={"url": receiver.url + "/owner", "events": ["file_uploaded", "file_expiring"]},
+                         headers=auth)
+        assert r.status_code == 201, r.text
+        hook = r.json()
+        assert len(hook["secret"]) >= 40
+        await c.post(f"/api/v1/service-accounts/{other['id']}/webhooks",
+                     json={"url": receiver.url + "/other", "events": ["file_uploaded"]}, headers=auth)
+        await c.post(f"/api/v1/service-accounts/{system['id']}/webhooks/",
+                     json={"url": receiver.url + "/admin", "events": ["file_deleted"]}, headers=auth)
+        listed = (await c.get(f"/api/v1/service-accounts/{owner['id']}/webhooks", headers=auth)).json()
+        assert listed["total"] == 1 and "secret" not in listed["items"][0]
+
+        receiver.fail_first.add("/owner")
+        redis = aioredis.from_url(redis_url)
+        events = EventPublisher(redis, redis_namespace)
+        uploaded = await events.emit("file_uploaded", {"file_id": "f-1", "storage_element_id": "se-01",
+                                                       "owner_id": owner["id"], "original_filename": "отчёт.pdf"})
+        await events.emit("file_deleted", {"file_id": "f-2", "storage_element_id": "se-01",
+                                           "owner_id": other["id"], "original_filename": "x"})
+        await redis.aclose()
+
+        await _wait(lambda: len(receiver.on("/owner")) >= 2 and len(receiver.on("/admin")) >= 1)
+        first, second = receiver.on("/owner")[:2]
+        assert first[2] == second[2]  # повтор — то же тело и та же доставка
+        _, headers, body = second
+        headers = {k.lower(): v for k, v in headers.items()}
+        expected = "sha256=" + hmac.new(hook["secret"].encode(), body, hashlib.sha256).hexdigest()
+        assert headers["x-artstore-signature"] == expected
+        assert headers["x-artstore-event"] == "file_uploaded"
+        assert headers["x-artstore-delivery"] == dict((k.lower(), v) for k, v in first[1].items())[
+            "x-artstore-delivery"]
+        payload = json.loads(body)
+        assert payload["id"] == uploaded["id"] and payload["data"]["original_filename"] == "отчёт.pdf"
+        # не владелец и не ADMIN — не получает; ADMIN получает события любых владельцев
+        assert receiver.on("/other") == []
+
+        async def delivered() -> dict[str, Any]:
+            return (await c.get(f"/api/v1/service-accounts/{owner['id']}/webhooks/{hook['id']}/deliveries",
+                                headers=auth)).json()
+
+        for _ in range(100):
+            page = await delivered()
+            if page["items"] and page["items"][0]["status"] == "delivered":
+                break
+            await asyncio.sleep(0.05)
+        d = page["items"][0]
+        assert page["total"] == 1 and d["status"] == "delivered" and d["attempts"] == 2
+        assert [x["status_code"] for x in d["attempt_log"]] == [500, 200]
+        metrics = (await c.get("/metrics")).text
+        assert 'artstore_webhook_deliveries_total{event="file_uploaded",outcome="retry"} 1.0' in metrics
+        assert 'artstore_webhook_deliveries_total{event="file_uploaded",outcome="success"} 1.0' in metrics
+
+        r = await c.patch(f"/api/v1/service-accounts/{owner['id']}/webhooks/{hook['id']}",
+                          json={"is_active": False}, headers=auth)
+        assert r.status_code == 200 and r.json()["is_active"] is False
+        r = await c.delete(f"/api/v1/service-accounts/{owner['id']}/webhooks/{hook['id']}", headers=auth)
+        assert r.status_code == 204
