@@ -113,7 +113,7 @@ class Uploads:
                     written += size
             finally:
                 # принятое до обрыва остаётся: клиент продолжит с HEAD-смещения
-                await asyncio.to_thread(lambda: (os.fsync(fd), os.close(fd)))
+                await asyncio.to_thread(_sync_close, fd)
             return {"offset": info["offset"] + written}
 
     async def commit(self, upload_id: str) -> tuple[int, dict[str, Any]]:
@@ -161,6 +161,13 @@ class Uploads:
                     removed += 1
                 self._locks.pop(upload_id, None)
         return removed
+
+
+def _sync_close(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 async def _read_file(path: Path) -> AsyncIterator[bytes]:

@@ -143,22 +143,35 @@ class LocalBackend(Backend):
 
     async def iter_range(self, key: str, start: int, end: int,
                          transform: Callable[[bytes], bytes] | None = None) -> AsyncIterator[bytes]:
+        """Чтение с упреждением: следующий кусок читается (и хэшируется) в потоке, пока цикл событий
+        отправляет текущий, — чтение, sha256 и отправка идут на разных ядрах."""
         fh = await asyncio.to_thread(open, self.root / key, "rb", buffering=0)
+        fd = fh.fileno()
+
+        def _read(pos: int, n: int) -> tuple[int, bytes]:
+            data = os.pread(fd, n, pos)
+            return len(data), (transform(data) if transform is not None and data else data)
+
+        pending: asyncio.Future[tuple[int, bytes]] | None = None
         try:
             pos = start
-
-            def _read(n: int) -> tuple[int, bytes]:
-                data = os.pread(fh.fileno(), n, pos)
-                return len(data), (transform(data) if transform is not None and data else data)
-
-            while pos < end:
-                got, chunk = await asyncio.to_thread(_read, min(READ_CHUNK, end - pos))
+            if pos < end:
+                pending = asyncio.ensure_future(asyncio.to_thread(_read, pos, min(READ_CHUNK, end - pos)))
+            while pending is not None:
+                got, chunk = await pending
+                pending = None
                 if not got:
                     break
                 pos += got
+                if pos < end:
+                    pending = asyncio.ensure_future(asyncio.to_thread(_read, pos, min(READ_CHUNK, end - pos)))
                 if chunk:
                     yield chunk
         finally:
+            if pending is not None:
+                # поток чтения нельзя прервать: дожидаемся его, прежде чем закрыть файл
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(pending)
             fh.close()
 
     def _delete(self, key: str) -> None:

@@ -8,4 +8,5 @@ from ..element import Element
 
 
 def element(request: Request) -> Element:
-    return request.app.state.element  # type: ignore[no-any-return]
+    el: Element = request.app.state.element
+    return el

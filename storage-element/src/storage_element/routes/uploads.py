@@ -16,7 +16,8 @@ router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"], dependencies=[req
 
 
 def _uploads(request: Request) -> Uploads:
-    return request.app.state.uploads  # type: ignore[no-any-return]
+    uploads: Uploads = request.app.state.uploads
+    return uploads
 
 
 @router.post("", status_code=201, summary="Начать частичную загрузку")
