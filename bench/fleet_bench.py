@@ -51,7 +51,8 @@ def fleet_processes(fleet: RunningFleet) -> dict[str, psutil.Process]:
         for mod in ("admin_module", "storage_element", "ingester_module", "query_module"):
             if f"-m {mod}" in cmd:
                 env = child.environ()
-                procs[f"{mod}:{env.get('SE_PORT') or env.get('ADMIN_PORT') or ''}"] = child
+                port = next((env[k] for k in ("SE_PORT", "ADMIN_PORT", "INGESTER_PORT", "QUERY_PORT") if k in env), "")
+                procs[f"{mod}:{port}"] = child
     for p in psutil.process_iter(["name"]):
         if p.info["name"] in ("postgres", "valkey-server", "redis-server"):
             procs[f"{p.info['name']}:{p.pid}"] = p
