@@ -1,15 +1,10 @@
-"""Флот на loopback для тестов query-module: элементы хранения, снимок discovery в Redis, сам query.
-
-Элементы — настоящий storage-element (``storage_element.app:create_app``); временный поддельный
-(fake_element.py) — только пока настоящего нет или при ``QUERY_TEST_FAKE_ELEMENT=1``.
-"""
+"""Флот на loopback для тестов query-module: настоящие storage-element (``storage_element.app``) в потоках,
+снимок discovery в Redis (как публикует admin-module), сервисные токены и сам query."""
 
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
-import os
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,17 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import redis
 
 from artstore_common import discovery_channel, discovery_key, events_channel, make_event
 from artstore_common.testing import TEST_ISSUER, JWKSServer, TokenFactory, UvicornThread
 from query_module.app import create_app
 from query_module.settings import Settings
-
-REAL_ELEMENT = (importlib.util.find_spec("storage_element.app") is not None
-                and os.environ.get("QUERY_TEST_FAKE_ELEMENT") != "1")
-needs_real_element = pytest.mark.skipif(not REAL_ELEMENT, reason="нужен настоящий storage-element")
+from storage_element.app import create_app as create_element
+from storage_element.settings import Settings as ElementSettings
 
 
 class TokenServer:
@@ -100,29 +92,21 @@ class Fleet:
 
     # --- элементы ---------------------------------------------------------------------------------
     def add_element(self, element_id: str, mode: str = "edit") -> Element:
-        if REAL_ELEMENT:
-            from storage_element.app import create_app as create_element
-            from storage_element.settings import Settings as ElementSettings
-
-            settings = ElementSettings(
-                environment="development", element_id=element_id, mode=mode, data_dir=self.tmp / element_id,
-                database_url=self.database_url, redis_url=self.redis_url, redis_namespace=self.ns,
-                jwks_url=self.jwks.url, jwt_issuer=TEST_ISSUER, table_prefix=element_id.replace("-", "_"),
-                log_format="text", log_level="WARNING",
-            )
-            app = create_element(settings)
-        else:
-            from query_fake_element import create_fake_element
-
-            app = create_fake_element(element_id, mode, self.jwks.url, TEST_ISSUER)
+        settings = ElementSettings(
+            environment="development", element_id=element_id, mode=mode, data_dir=self.tmp / element_id,
+            database_url=self.database_url, redis_url=self.redis_url, redis_namespace=self.ns,
+            jwks_url=self.jwks.url, jwt_issuer=TEST_ISSUER, table_prefix=element_id.replace("-", "_"),
+            log_format="text", log_level="WARNING",
+        )
+        app = create_element(settings)
         thread = UvicornThread(app).__enter__()
         el = Element(element_id, mode, thread)
         self.elements[element_id] = el
         return el
 
-    def publish(self, **overrides: dict[str, Any]) -> None:
+    def publish(self, extra: list[dict[str, Any]] | None = None, **overrides: dict[str, Any]) -> None:
         """Снимок discovery, как его публикует admin-module."""
-        items = []
+        items = list(extra or [])
         for el in self.elements.values():
             item = {"id": el.id, "name": el.id, "api_url": el.url, "mode": el.mode, "status": "online",
                     "priority": 100, "storage_type": "local"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from query_fleet import Fleet, needs_real_element
+from query_fleet import Fleet
 
 
 def _fleet_with_docs(fleet: Fleet, **query_settings: object) -> dict[str, str]:
@@ -60,7 +60,6 @@ def test_deep_window_is_fetched_in_element_pages(fleet: Fleet) -> None:
     assert page["total_count"] == 4 and page["has_more"] is True
 
 
-@needs_real_element
 def test_morphology_tags_partial_phrase_exclusion(fleet: Fleet) -> None:
     ids = _fleet_with_docs(fleet)
     assert ids["ru1"] in _ids(_search(fleet, query="отчёты"))
@@ -150,3 +149,28 @@ def test_rejected_service_token_is_renewed(fleet: Fleet) -> None:
     fleet.query_app.state.http.auth_headers.__self__.invalidate()
     assert fleet.q("GET", f"/api/v1/files/{file_id}/download").content == b"token"
     assert fleet.tokens.bad == 0
+
+
+def test_hung_element_times_out_into_partial(fleet: Fleet) -> None:
+    import socket
+
+    # принимает соединения (ядро завершает рукопожатие), но никогда не отвечает
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(64)
+    try:
+        fleet.add_element("se-a", "edit")
+        file_id = fleet.put("se-a", "быстрый.txt", b"fast")
+        fleet.publish(extra=[{"id": "se-hung", "api_url": f"http://127.0.0.1:{hung.getsockname()[1]}",
+                              "mode": "ro", "status": "online"}])
+        fleet.start_query(element_timeout=0.3)
+        resp = _search(fleet)
+        assert resp["partial"] is True and resp["unavailable_storage_elements"] == ["se-hung"]
+        assert file_id in _ids(resp)
+        sugg = fleet.q("GET", "/api/v1/search/suggest", params={"prefix": "быст"}).json()
+        assert sugg["unavailable_storage_elements"] == ["se-hung"]
+        assert [s["text"] for s in sugg["suggestions"]] == ["быстрый.txt"]
+        # первым отвечает элемент, где файл есть: зависший не задерживает скачивание
+        assert fleet.q("GET", f"/api/v1/files/{file_id}/download").content == b"fast"
+    finally:
+        hung.close()

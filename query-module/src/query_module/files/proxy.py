@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from urllib.parse import quote
 
 from starlette.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from .upstream import Upstream
 
@@ -65,20 +65,32 @@ class UpstreamStreamResponse(StreamingResponse):
         self._close = upstream.aclose
         self._on_done = on_done
         self.sent = 0
+        self._disconnected = False
         length = headers.get("content-length")
         self._expected = int(length) if length and length.isdigit() else None
         super().__init__(self._chunks(), status_code=upstream.status, headers=headers)
 
     async def _chunks(self) -> AsyncIterator[bytes]:
         async for chunk in self._upstream.chunks:
+            if self._disconnected:
+                break  # клиент ушёл: дочитывать файл у элемента незачем
             self.sent += len(chunk)
             yield chunk
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         outcome = "error"
+        self._disconnected = False
+
+        # uvicorn молча глотает send после обрыва, поэтому уход клиента узнаём по http.disconnect
+        async def watching_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                self._disconnected = True
+            return message
+
         try:
-            await super().__call__(scope, receive, send)
-            if self._expected is not None and self.sent < self._expected:
+            await super().__call__(scope, watching_receive, send)
+            if self._disconnected or (self._expected is not None and self.sent < self._expected):
                 outcome = "aborted"  # клиент ушёл раньше конца
             elif self.status_code == 206:
                 outcome = "range"
