@@ -35,6 +35,7 @@ from .settings import Settings, get_settings
 from .transfer import routes as transfer_routes
 from .transfer.models import TransactionRepo, create_schema
 from .transfer.saga import SagaRunner
+from .transport import FastTransport
 from .tus import routes as tus_routes
 from .tus.store import TusStore
 from .upload import routes as upload_routes
@@ -67,7 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await st.discovery.start()
         st.publisher = EventPublisher(st.redis, ns)
         st.rate_limiter = RateLimiter(st.redis, ns, settings.rate_limit_per_minute)
-        st.elements = ElementClient(st.http)
+        st.fast = FastTransport(st.http, tokens.headers, timeout=settings.element_timeout)
+        st.elements = ElementClient(st.http, st.fast)
         st.placement = Placement(st.discovery, st.http, st.metrics)
         st.locator = Locator(st.redis, ns, st.discovery, st.elements)
         st.uploads = UploadService(st.placement, st.elements, st.metrics, st.publisher, f"{ns}:loc:")
@@ -97,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await st.stats.stop()
             await st.discovery.stop()
             await st.http.aclose()
+            await st.fast.aclose()
             await tokens.close()
             await st.jwt_verifier.close()
             await st.redis.aclose()

@@ -39,20 +39,43 @@ def encode_meta(meta: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _error(resp: httpx.Response) -> ElementError:
-    code, detail = "element_error", f"HTTP {resp.status_code}"
-    try:
-        body = resp.json()
+def error_from(status: int, body: Any) -> ElementError:
+    code, detail = "element_error", f"HTTP {status}"
+    if isinstance(body, dict):
         code = str(body.get("code") or code)
         detail = str(body.get("detail") or detail)
+    return ElementError(status, code, detail)
+
+
+def _error(resp: httpx.Response) -> ElementError:
+    try:
+        body = resp.json()
     except ValueError:
-        pass
-    return ElementError(resp.status_code, code, detail)
+        body = None
+    return error_from(resp.status_code, body)
 
 
 class ElementClient:
-    def __init__(self, http: ServiceClient) -> None:
+    def __init__(self, http: ServiceClient, fast: Any = None) -> None:
         self.http = http
+        # тела файлов (PUT, PATCH) идут через FastTransport, остальное — через ServiceClient
+        self.fast = fast
+
+    async def _send_body(self, base: str, method: str, path: str, content: Any,
+                         headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        if self.fast is not None:
+            status, resp_headers, raw = await self.fast.send(base, method, path, content=content, headers=headers)
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = None
+            return status, resp_headers, body
+        resp = await self._call(base, method, path, content=content, headers=headers)
+        try:
+            body = resp.json() if resp.content else None
+        except ValueError:
+            body = None
+        return resp.status_code, dict(resp.headers), body
 
     async def _call(self, base: str, method: str, path: str, **kw: Any) -> httpx.Response:
         try:
@@ -70,10 +93,10 @@ class ElementClient:
             headers["Content-Length"] = str(length)
         if expected_sha256:
             headers["X-Expected-SHA256"] = expected_sha256
-        resp = await self._call(base, "PUT", f"/api/v1/files/{file_id}", content=content, headers=headers)
-        if resp.status_code not in (200, 201):
-            raise _error(resp)
-        return dict(resp.json())
+        status, _, body = await self._send_body(base, "PUT", f"/api/v1/files/{file_id}", content, headers)
+        if status not in (200, 201) or not isinstance(body, dict):
+            raise error_from(status, body)
+        return body
 
     async def get_attr(self, base: str, file_id: str) -> dict[str, Any] | None:
         resp = await self._call(base, "GET", f"/api/v1/files/{file_id}")
@@ -126,12 +149,14 @@ class ElementClient:
         headers = {"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"}
         if length is not None:
             headers["Content-Length"] = str(length)
-        resp = await self._call(base, "PATCH", f"/api/v1/uploads/{upload_id}", content=content, headers=headers)
-        if resp.status_code not in (200, 204):
-            raise _error(resp)
-        if resp.headers.get("Upload-Offset"):
-            return int(resp.headers["Upload-Offset"])
-        return int(resp.json()["offset"])
+        status, resp_headers, body = await self._send_body(base, "PATCH", f"/api/v1/uploads/{upload_id}",
+                                                           content, headers)
+        if status not in (200, 204):
+            raise error_from(status, body)
+        offset = resp_headers.get("Upload-Offset") or resp_headers.get("upload-offset")
+        if offset:
+            return int(offset)
+        return int(body["offset"]) if isinstance(body, dict) else 0
 
     async def commit_upload(self, base: str, upload_id: str) -> dict[str, Any]:
         resp = await self._call(base, "POST", f"/api/v1/uploads/{upload_id}/commit")

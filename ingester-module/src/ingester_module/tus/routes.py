@@ -11,19 +11,18 @@ import base64
 import hashlib
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from starlette.requests import ClientDisconnect
 
 from artstore_common import Principal, ProblemError, Role, require_roles
 
 from ..elements import ElementError
 from ..ratelimit import enforce_rate_limit
 from ..upload.options import element_meta, parse_options, upload_result
-from ..upload.service import ClientBodyError
+from ..upload.service import ClientBodyError, LimitedStream
 from .store import TusStore, TusUpload, parse_upload_metadata
 
 router = APIRouter(prefix="/api/v1", tags=["tus"])
@@ -170,36 +169,27 @@ async def _append(request: Request, upload: TusUpload, principal: Principal, off
     if size is not None and offset + size > upload.length:
         raise ProblemError(413, "upload_exceeds_length", "кусок выходит за Upload-Length")
     checksum = request.headers.get("upload-checksum")
-    content: object
+    stream: LimitedStream | None = None
+    content: Any
     if checksum:
         content = await _verified_chunk(request, checksum, state.settings.tus_checksum_max_chunk)
-        size = len(content)  # type: ignore[arg-type]
+        size = len(content)
     else:
-        content = _limited(request, upload.length - offset)
+        stream = LimitedStream(request.stream(), upload.length - offset)
+        content = stream.iterate()
     try:
         new_offset = await state.elements.patch_upload(upload.api_url, upload.upload_id, offset, content, size)
     except ClientBodyError as exc:
         raise exc.problem from exc
     except ElementError as exc:
+        if stream is not None and stream.error is not None:
+            raise stream.error.problem from exc
         if exc.status == 409:
             raise ProblemError(409, "offset_mismatch", f"Upload-Offset не совпадает: {exc.detail}") from exc
         raise exc.to_problem() from exc
     if new_offset >= upload.length:
         await _complete(request, upload, principal)
     return new_offset
-
-
-async def _limited(request: Request, remaining: int) -> AsyncIterator[bytes]:
-    sent = 0
-    try:
-        async for chunk in request.stream():
-            sent += len(chunk)
-            if sent > remaining:
-                raise ClientBodyError(ProblemError(413, "upload_exceeds_length", "кусок выходит за Upload-Length"))
-            yield chunk
-    except ClientDisconnect as exc:
-        # элемент получит обрыв и сохранит принятое: клиент продолжит с нового смещения (HEAD)
-        raise ClientBodyError(ProblemError(400, "client_disconnected", "клиент оборвал передачу")) from exc
 
 
 async def _verified_chunk(request: Request, header: str, limit: int) -> bytes:

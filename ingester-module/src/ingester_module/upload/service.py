@@ -7,6 +7,8 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from starlette.requests import ClientDisconnect
+
 from artstore_common import EventPublisher, Principal, ProblemError
 
 from ..elements import ElementClient, ElementError
@@ -39,6 +41,8 @@ class StreamBody:
         self.size = sum(len(b) for b in head)
         self.consumed = False
         self.finished = False
+        # ошибка тела клиента: транспорт может обернуть её в свою, поэтому запоминаем оригинал
+        self.error: ClientBodyError | None = None
 
     async def iterate(self) -> AsyncIterator[bytes]:
         for chunk in self.head:
@@ -63,9 +67,36 @@ class StreamBody:
             if self.tail is not None:
                 await self.tail()
         except ProblemError as exc:
-            raise ClientBodyError(exc) from exc
-        except OSError as exc:  # обрыв соединения клиента
-            raise ClientBodyError(ProblemError(400, "client_disconnected", "клиент оборвал передачу")) from exc
+            self.error = ClientBodyError(exc)
+            raise self.error from exc
+        except (OSError, ClientDisconnect) as exc:  # обрыв соединения клиента
+            self.error = ClientBodyError(ProblemError(400, "client_disconnected", "клиент оборвал передачу"))
+            raise self.error from exc
+
+
+class LimitedStream:
+    """Тело PATCH от клиента к элементу с пределом длины; ошибка клиента запоминается (см. StreamBody)."""
+
+    def __init__(self, chunks: AsyncIterator[bytes], remaining: int) -> None:
+        self.chunks = chunks
+        self.remaining = remaining
+        self.error: ClientBodyError | None = None
+
+    async def iterate(self) -> AsyncIterator[bytes]:
+        sent = 0
+        try:
+            async for chunk in self.chunks:
+                sent += len(chunk)
+                if sent > self.remaining:
+                    raise ProblemError(413, "upload_exceeds_length", "кусок выходит за Upload-Length")
+                yield chunk
+        except ProblemError as exc:
+            self.error = ClientBodyError(exc)
+            raise self.error from exc
+        except (OSError, ClientDisconnect) as exc:
+            # элемент получит обрыв и сохранит принятое: клиент продолжит с нового смещения (HEAD)
+            self.error = ClientBodyError(ProblemError(400, "client_disconnected", "клиент оборвал передачу"))
+            raise self.error from exc
 
 
 class UploadService:
@@ -96,6 +127,8 @@ class UploadService:
                     el["api_url"], file_id, meta, content,
                     length=len(body) if isinstance(body, bytes) else None, expected_sha256=expected_sha256)
             except ElementError as exc:
+                if isinstance(body, StreamBody) and body.error is not None:
+                    raise body.error from exc
                 last = exc
                 if exc.status == 507:
                     self.placement.record(el["id"], "insufficient_storage")
