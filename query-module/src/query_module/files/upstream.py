@@ -55,8 +55,8 @@ class ContentStreamer:
     def _session(self, base: str) -> aiohttp.ClientSession:
         session = self._sessions.get(base)
         if session is None or session.closed:
+            # полный адрес в каждом запросе, а не base_url: api_url элемента может содержать путь
             session = aiohttp.ClientSession(
-                base_url=base,
                 connector=aiohttp.TCPConnector(limit=self.max_connections, keepalive_timeout=60),
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout,
                                               sock_read=self.read_timeout),
@@ -76,7 +76,7 @@ class ContentStreamer:
             stack = AsyncExitStack()
             try:
                 resp = await stack.enter_async_context(
-                    self._session(base).get(path, headers={**auth, **headers}, allow_redirects=False)
+                    self._session(base).get(base + path, headers={**auth, **headers}, allow_redirects=False)
                 )
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 breaker.record_failure()
