@@ -25,11 +25,14 @@ const MARK = Array.from(randomBytes(8), (b) => CYR[b % CYR.length]).join('');
 const FILE_NAME = `отчёт_${MARK}.txt`;
 const FILE_BYTES = Buffer.from(`Годовой отчёт бухгалтерии, метка ${MARK}\n${randomBytes(2048).toString('base64')}\n`, 'utf8');
 const ACCOUNT_NAME = `e2e-${randomBytes(3).toString('hex')}`;
+// Больше порога в 8 МиБ — такой файл панель грузит по tus (возобновляемо), а не multipart.
+const BIG_NAME = `архив_${MARK}.bin`;
+const BIG_BYTES = randomBytes(9 * 1024 * 1024 + 123);
 
 let browser;
 let page;
 const pageErrors = [];
-const state = { fileId: null, firstSecret: null };
+const state = { firstSecret: null };
 
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `Нет ${CHROMIUM}: установите пакет chromium (apt-get install -y chromium) или задайте CHROMIUM_PATH`);
@@ -152,64 +155,93 @@ test('регистрация элемента хранения по URL', async 
   await shot('03-storage-elements');
 });
 
-test('загрузка файла с прогрессом', async () => {
-  await go('/files');
-  await settled();
-  await shot('04-files');
+/** Загрузка через диалог: ждёт прогресс и итог, возвращает текст ошибки или null. */
+async function uploadViaDialog(name, mimeType, buffer, description, tags) {
   await page.click('[data-testid=upload-open]');
-  await page.setInputFiles('[data-testid=upload-input]', { name: FILE_NAME, mimeType: 'text/plain', buffer: FILE_BYTES });
-  await page.fill('[data-testid=upload-description]', `Годовой отчёт бухгалтерии ${MARK}`);
-  await page.fill('[data-testid=upload-tags]', `e2e, ${MARK}`);
+  await page.setInputFiles('[data-testid=upload-input]', { name, mimeType, buffer });
+  await page.fill('[data-testid=upload-description]', description);
+  await page.fill('[data-testid=upload-tags]', tags);
   await page.click('[data-testid=upload-start]');
   await page.locator('[data-testid=upload-progress]').waitFor();
   const done = page.locator('[data-testid=upload-done]');
   const failed = page.locator('[data-testid=upload-error]');
-  await Promise.race([done.waitFor(), failed.waitFor()]);
+  await Promise.race([done.waitFor({ timeout: TIMEOUT * 4 }), failed.waitFor({ timeout: TIMEOUT * 4 })]);
   if (await failed.count()) {
-    await shot('05-upload-error');
-    assert.fail(`Загрузка не удалась: ${await failed.innerText()}`);
+    return failed.innerText();
   }
   assert.match(await page.locator('[data-testid=upload-progress]').innerText(), /100\s*%/);
-  const idCell = page.locator('[data-testid=upload-file-id]');
-  state.fileId = (await idCell.count()) ? (await idCell.innerText()).trim() : null;
-  await shot('05-upload-done');
+  return null;
+}
+
+async function closeDialog() {
   await page.click('mat-dialog-actions button');
   await page.locator('mat-dialog-container').waitFor({ state: 'detached' });
-});
+}
 
-test('поиск по русскому слову', async () => {
-  await go('/files');
-  const row = page.locator('[data-testid=files-table] tr.mat-mdc-row', { hasText: MARK });
-  // Индекс обновляется при записи, но дадим фан-ауту запаса: несколько попыток с паузой.
+/** Ищет файлы прогона по метке, с несколькими попытками: фан-аут по элементам может отставать. */
+async function searchFor(query, rowText) {
+  const row = page.locator('[data-testid=files-table] tr.mat-mdc-row', { hasText: rowText });
   for (let attempt = 0; attempt < 10; attempt++) {
-    await page.fill('[data-testid=search-query]', MARK);
+    await page.fill('[data-testid=search-query]', query);
     await page.keyboard.press('Escape');
     await page.click('[data-testid=search-submit]');
     await settled();
     if (await row.count()) {
-      break;
+      return row.first();
     }
     await page.waitForTimeout(2_000);
   }
-  assert.ok(await row.count(), `Файл с меткой «${MARK}» не найден поиском`);
+  return null;
+}
+
+async function downloadAndCompare(row, expected, expectedName) {
+  const [download] = await Promise.all([page.waitForEvent('download'), row.locator('[data-testid=file-download]').click()]);
+  const saved = path.join(SCREENSHOT_DIR, `download-${expectedName}`);
+  await download.saveAs(saved);
+  const got = readFileSync(saved);
+  assert.equal(got.length, expected.length, `${expectedName}: размер скачанного файла отличается`);
+  assert.ok(got.equals(expected), `${expectedName}: содержимое скачанного файла отличается`);
+  assert.equal(download.suggestedFilename(), expectedName, 'имя файла (кириллица) потерялось');
+}
+
+test('загрузка файла с прогрессом', async () => {
+  await go('/files');
+  await settled();
+  await shot('04-files');
+  const error = await uploadViaDialog(FILE_NAME, 'text/plain', FILE_BYTES, `Годовой отчёт бухгалтерии ${MARK}`, `e2e, ${MARK}`);
+  if (error) {
+    await shot('05-upload-error');
+    assert.fail(`Загрузка не удалась: ${error}`);
+  }
+  await shot('05-upload-done');
+  await closeDialog();
+});
+
+test('поиск по русскому слову', async () => {
+  await go('/files');
+  const row = await searchFor(MARK, FILE_NAME);
+  assert.ok(row, `Файл с меткой «${MARK}» не найден поиском`);
   await shot('06-search');
   // Морфология: форма «отчёты» должна найти «отчёт» в описании.
-  await page.fill('[data-testid=search-query]', `отчёты ${MARK}`);
-  await page.keyboard.press('Escape');
-  await page.click('[data-testid=search-submit]');
-  await settled();
-  assert.ok(await row.count(), 'Полнотекстовый поиск не нашёл файл по другой словоформе («отчёты»)');
+  assert.ok(await searchFor(`отчёты ${MARK}`, FILE_NAME), 'Полнотекстовый поиск не нашёл файл по другой словоформе («отчёты»)');
 });
 
 test('скачивание совпадает байт в байт', async () => {
-  const row = page.locator('[data-testid=files-table] tr.mat-mdc-row', { hasText: MARK }).first();
-  const [download] = await Promise.all([page.waitForEvent('download'), row.locator('[data-testid=file-download]').click()]);
-  const saved = path.join(SCREENSHOT_DIR, `download-${MARK}.bin`);
-  await download.saveAs(saved);
-  const got = readFileSync(saved);
-  assert.equal(got.length, FILE_BYTES.length, 'размер скачанного файла отличается');
-  assert.ok(got.equals(FILE_BYTES), 'содержимое скачанного файла отличается');
-  assert.equal(download.suggestedFilename(), FILE_NAME, 'имя файла (кириллица) потерялось');
+  const row = await searchFor(MARK, FILE_NAME);
+  assert.ok(row, 'файл для скачивания не найден');
+  await downloadAndCompare(row, FILE_BYTES, FILE_NAME);
+});
+
+test('большой файл: загрузка по tus и скачивание', async () => {
+  await go('/files');
+  await settled();
+  const error = await uploadViaDialog(BIG_NAME, 'application/octet-stream', BIG_BYTES, `Архив сканов ${MARK}`, MARK);
+  await shot('05-upload-big');
+  assert.equal(error, null, `tus-загрузка не удалась: ${error}`);
+  await closeDialog();
+  const row = await searchFor(MARK, BIG_NAME);
+  assert.ok(row, 'файл, загруженный по tus, не найден поиском');
+  await downloadAndCompare(row, BIG_BYTES, BIG_NAME);
 });
 
 test('смена секрета сервисного аккаунта', async () => {
