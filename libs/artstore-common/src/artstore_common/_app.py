@@ -101,7 +101,8 @@ def create_service_app(
             allow_methods=["*"], allow_headers=["*"],
             expose_headers=["Location", "Upload-Offset", "Upload-Length", "Tus-Resumable", "Tus-Version",
                             "Tus-Extension", "Tus-Max-Size", "Upload-Expires", "Content-Disposition",
-                            "Content-Range", "ETag", "Repr-Digest", "X-Request-ID", "Retry-After"],
+                            "Content-Range", "ETag", "Repr-Digest", "X-Request-ID", "Retry-After", "X-File-Id",
+                            "Upload-Metadata"],
         )
     app.add_middleware(MetricsMiddleware, metrics=app.state.http_metrics)
     app.add_middleware(RequestContextMiddleware)
