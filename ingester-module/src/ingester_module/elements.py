@@ -153,9 +153,9 @@ class ElementClient:
                                                            content, headers)
         if status not in (200, 204):
             raise error_from(status, body)
-        offset = resp_headers.get("Upload-Offset") or resp_headers.get("upload-offset")
-        if offset:
-            return int(offset)
+        new_offset = resp_headers.get("Upload-Offset") or resp_headers.get("upload-offset")
+        if new_offset:
+            return int(new_offset)
         return int(body["offset"]) if isinstance(body, dict) else 0
 
     async def commit_upload(self, base: str, upload_id: str) -> dict[str, Any]:
