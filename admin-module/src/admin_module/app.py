@@ -64,8 +64,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         jobs: list[LeaderJob] = []
         dispatcher: WebhookDispatcher | None = None
         registry: Registry | None = None
+        audit_buffer: audit.AuditBuffer | None = None
         try:
             await bootstrap.run(engine, maker, settings, keys)
+            st.audit_buffer = audit_buffer = audit.AuditBuffer(maker)
+            audit_buffer.start()
             st.jwt_verifier = LocalKeyVerifier(maker, settings.jwt_issuer, settings.jwt_audience)
             st.authenticator = ClientAuthenticator(
                 settings,
@@ -116,6 +119,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await dispatcher.stop()
             if registry is not None:
                 await registry.aclose()
+            if audit_buffer is not None:
+                await audit_buffer.stop()
             verifier = getattr(st, "jwt_verifier", None)
             if verifier is not None:
                 await verifier.close()

@@ -43,9 +43,11 @@ async def _seed_account(session: AsyncSession, settings: Settings) -> list[str]:
         return []
     if await accounts_repo.any_system(session) is not None:
         return []
-    data = AccountCreate(name=settings.initial_account_name, role=Role(settings.initial_account_role.upper()),
-                         description=settings.initial_account_description,
-                         client_id=settings.initial_client_id or None, rate_limit=10_000)
+    # model_construct: значения оператора из INITIAL_* принимаем как есть (их формат — его решение)
+    data = AccountCreate.model_construct(
+        name=settings.initial_account_name, role=Role(settings.initial_account_role.upper()),
+        description=settings.initial_account_description, client_id=settings.initial_client_id or None,
+        rate_limit=10_000)
     account, secret = await accounts.create(session, settings, data, is_system=True,
                                             secret=settings.initial_client_secret or None)
     # секрет системного аккаунта — забота оператора (INITIAL_CLIENT_SECRET); автоматически он не истекает,

@@ -203,6 +203,8 @@ class LoginService:
                 assert row is not None and user is not None
                 row.revoked_at = now
                 result = await self._issue(session, user)
+                await audit.record(session, Actor("user", user.id, user.username, ip), "auth.refresh",
+                                   target_type="admin_user", target_id=user.id)
         if error is not None:
             raise error
         assert result is not None

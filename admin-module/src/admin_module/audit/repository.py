@@ -26,8 +26,9 @@ async def last_hash(session: AsyncSession) -> str:
     return value or GENESIS
 
 
-async def next_id(session: AsyncSession) -> int:
-    return int((await session.execute(text("SELECT nextval('audit_log_id_seq')"))).scalar_one())
+async def next_ids(session: AsyncSession, n: int) -> list[int]:
+    q = text("SELECT nextval('audit_log_id_seq') FROM generate_series(1, :n)")
+    return sorted(int(v) for v in (await session.execute(q, {"n": n})).scalars().all())
 
 
 def add(session: AsyncSession, entry: AuditEntry) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
+import logging
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +18,8 @@ from artstore_common import session_scope
 from ..db import AuditEntry
 from ..deps import Actor
 from . import repository
+
+_log = logging.getLogger("admin_module.audit")
 
 
 def canonical(entry: AuditEntry) -> str:
@@ -37,24 +43,103 @@ def compute_hash(prev_hash: str, entry: AuditEntry) -> str:
     return hashlib.sha256((prev_hash + canonical(entry)).encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class PendingEntry:
+    actor: Actor
+    action: str
+    occurred_at: datetime
+    target_type: str | None = None
+    target_id: str | None = None
+    outcome: str = "success"
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+async def record_many(session: AsyncSession, items: list[PendingEntry]) -> None:
+    """Дописывает записи в цепочку: замок, последний хэш и id — один раз на пачку."""
+    if not items:
+        return
+    await repository.lock_chain(session)
+    prev = await repository.last_hash(session)
+    ids = await repository.next_ids(session, len(items))
+    for entry_id, item in zip(ids, items, strict=True):
+        entry = AuditEntry(
+            id=entry_id,
+            # микросекунды — столько хранит timestamptz, значит хэш сходится после чтения из БД
+            occurred_at=item.occurred_at,
+            actor_type=item.actor.type, actor_id=item.actor.id, actor_name=item.actor.name, ip=item.actor.ip,
+            action=item.action, target_type=item.target_type, target_id=item.target_id, outcome=item.outcome,
+            details=json.loads(json.dumps(item.details, default=str)),
+            prev_hash=prev,
+        )
+        entry.hash = compute_hash(prev, entry)
+        prev = entry.hash
+        repository.add(session, entry)
+
+
 async def record(
     session: AsyncSession, actor: Actor, action: str, *, target_type: str | None = None,
     target_id: str | None = None, outcome: str = "success", details: dict[str, Any] | None = None,
 ) -> None:
     """Запись в транзакции запроса: откатится вместе с действием, которое она описывает."""
-    await repository.lock_chain(session)
-    prev = await repository.last_hash(session)
-    entry = AuditEntry(
-        id=await repository.next_id(session),
-        # микросекунды — столько хранит timestamptz, значит хэш сходится после чтения из БД
-        occurred_at=datetime.now(UTC),
-        actor_type=actor.type, actor_id=actor.id, actor_name=actor.name, ip=actor.ip,
-        action=action, target_type=target_type, target_id=target_id, outcome=outcome,
-        details=json.loads(json.dumps(details or {}, default=str)),
-        prev_hash=prev,
-    )
-    entry.hash = compute_hash(prev, entry)
-    repository.add(session, entry)
+    await record_many(session, [PendingEntry(actor, action, datetime.now(UTC), target_type, target_id, outcome,
+                                             details or {})])
+
+
+class AuditBuffer:
+    """Пакетная запись частых событий (успешная выдача токена): запрос не ждёт замка цепочки и fsync.
+
+    Замок цепочки сериализует транзакции всех реплик; держать его в каждом запросе токена значило бы
+    ограничить выдачу одним коммитом за раз. Пачка пишется одной транзакцией раз в ``interval`` секунд;
+    при штатной остановке буфер дописывается. Отказы и изменения пишутся синхронно (record/record_detached).
+    """
+
+    def __init__(self, maker: async_sessionmaker[AsyncSession], *, interval: float = 0.05,
+                 max_batch: int = 500) -> None:
+        self.maker = maker
+        self.interval = interval
+        self.max_batch = max_batch
+        self._items: list[PendingEntry] = []
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="audit-buffer")
+
+    def submit(self, actor: Actor, action: str, **kwargs: Any) -> None:
+        self._items.append(PendingEntry(actor, action, datetime.now(UTC), **kwargs))
+
+    async def flush(self) -> None:
+        async with self._lock:
+            while self._items:
+                batch, self._items = self._items[: self.max_batch], self._items[self.max_batch:]
+                try:
+                    async with session_scope(self.maker) as session:
+                        await record_many(session, batch)
+                except Exception:
+                    # вернуть в очередь: запись аудита не теряем из-за кратковременного сбоя БД
+                    self._items[:0] = batch
+                    raise
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                _log.exception("пачка записей аудита не записана; повтор")
+                await asyncio.sleep(1.0)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        try:
+            await self.flush()
+        except Exception:
+            _log.exception("при остановке не записано %d событий аудита", len(self._items))
 
 
 async def record_detached(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -142,8 +142,11 @@ async def issue_token(request: Request) -> JSONResponse:
                 subject=account.id, client_id=account.client_id, role=account.role, name=account.name,
                 grant="client_credentials", extra={"kind": "service_account", "rate_limit": account.rate_limit},
             )
-            account.last_used_at = datetime.now(UTC)
-            await audit.record(session, Actor("service_account", account.id, account.name, ip), "auth.token",
+            now = datetime.now(UTC)
+            # last_used_at — не чаще раза в минуту: запись на каждый токен блокировала бы строку аккаунта
+            if account.last_used_at is None or now - account.last_used_at > timedelta(minutes=1):
+                account.last_used_at = now
+        st.audit_buffer.submit(Actor("service_account", account.id, account.name, ip), "auth.token",
                                target_type="service_account", target_id=account.id,
                                details={"method": method, "grant": "client_credentials"})
     except ClientAuthFailure as fail:

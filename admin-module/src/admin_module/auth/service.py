@@ -114,16 +114,17 @@ class ClientAuthenticator:
         self.cache = cache
 
     async def authenticate(self, session: AsyncSession, client_id: str, secret: str, ip: str | None) -> ServiceAccount:
+        account = await accounts.by_client_id(session, client_id)
+        if account is not None and self.cache.hit(account, secret):
+            # секрет уже проверен bcrypt (а хэш в БД тот же): подбором это быть не может — без Redis
+            return self._usable(account)
         retry = await self.throttle.retry_after("client", client_id, ip)
         if retry is not None:
             raise ClientAuthFailure("slow_down", f"слишком много неудачных попыток; повторите через {retry} с",
                                     "throttled", status=429, retry_after=retry)
-        account = await accounts.by_client_id(session, client_id)
         ok = False
         if account is not None:
-            if self.cache.hit(account, secret):
-                ok = True
-            elif await asyncio.to_thread(check_secret, secret, account.secret_hash):
+            if await asyncio.to_thread(check_secret, secret, account.secret_hash):
                 ok = True
                 self.cache.remember(account, secret)
         else:
@@ -132,13 +133,17 @@ class ClientAuthenticator:
         if account is None or not ok:
             await self.throttle.failure("client", client_id, ip)
             raise ClientAuthFailure("invalid_client", "неверный client_id или client_secret", "bad_credentials")
+        await self.throttle.success("client", client_id, ip)
+        return self._usable(account)
+
+    @staticmethod
+    def _usable(account: ServiceAccount) -> ServiceAccount:
         if account.status != "active":
             raise ClientAuthFailure("invalid_client", "сервисный аккаунт приостановлен", "suspended")
         if account.secret_expires_at is not None and account.secret_expires_at <= datetime.now(UTC):
             raise ClientAuthFailure(
                 "invalid_client", "срок действия секрета истёк; администратор должен выпустить новый (rotate-secret)",
                 "secret_expired")
-        await self.throttle.success("client", client_id, ip)
         return account
 
 
