@@ -125,3 +125,16 @@ async def test_verification_cache_makes_repeat_requests_cheap(make_settings: Cal
         assert per_token < first / 3, (first, per_token)
         metrics = (await a.client.get("/metrics")).text
         assert 'artstore_tokens_issued_total{grant="client_credentials"} 21.0' in metrics
+
+
+async def test_successful_issuance_is_audited(admin: Admin) -> None:
+    await admin.token()
+    await admin.app.state.audit_buffer.flush()  # выдача токена пишется в аудит пачками
+    auth = await admin.headers()
+    await admin.app.state.audit_buffer.flush()
+    page = (await admin.client.get("/api/v1/audit", params={"action": "auth.token", "outcome": "success"},
+                                   headers=auth)).json()
+    assert page["total"] >= 2
+    entry = page["items"][0]
+    assert entry["actor_name"] == "admin-service" and entry["details"]["method"] == "json"
+    assert (await admin.client.get("/api/v1/audit/verify", headers=auth)).json()["valid"] is True
