@@ -29,7 +29,7 @@ from .conftest import meta_header
 pytestmark = pytest.mark.slow
 
 WRITERS = 8
-ROUNDS = 4
+ROUNDS = 3
 
 
 def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

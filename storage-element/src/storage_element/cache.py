@@ -72,6 +72,9 @@ def ddl(table: str, prefix: str) -> list[str]:
         f"CREATE INDEX IF NOT EXISTS {table}_name_trgm ON {table} USING gin (original_filename gin_trgm_ops)",
         f"CREATE INDEX IF NOT EXISTS {table}_tags_trgm ON {table} USING gin ({prefix}_tags_text(tags) gin_trgm_ops)",
         f"CREATE INDEX IF NOT EXISTS {table}_tags ON {table} USING gin (tags)",
+        f"CREATE INDEX IF NOT EXISTS {table}_name ON {table} (original_filename)",
+        # побайтовый порядок (C): и диапазон префикса, и ORDER BY идут по индексу при любых параметрах запроса
+        f'CREATE INDEX IF NOT EXISTS {table}_name_prefix ON {table} ((lower(original_filename) COLLATE "C"))',
         f"CREATE INDEX IF NOT EXISTS {table}_created ON {table} (created_at)",
         f"CREATE INDEX IF NOT EXISTS {table}_size ON {table} (file_size)",
         f"CREATE INDEX IF NOT EXISTS {table}_user ON {table} (created_by_username)",

@@ -14,7 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from .cache import row_to_attr
 from .models import SearchRequest
 
-COUNT_CAP = 10_000
+COUNT_CAP = 2_000
+# ранжирование — по первым кандидатам: ts_rank по сотне тысяч совпадений «отчёт» стоит секунды,
+# а выдача по широкому запросу всё равно уточняется фильтрами; точность ранга ниже потолка не страдает
+RANK_CANDIDATES = 2_000
 _TSQ = ("(websearch_to_tsquery('russian', :q) || websearch_to_tsquery('english', :q) "
         "|| websearch_to_tsquery('simple', :q))")
 
@@ -76,10 +79,19 @@ async def search(engine: AsyncEngine, table: str, prefix: str, req: SearchReques
     cols = ("file_id, original_filename, storage_filename, storage_path, file_size, content_type, checksum, "
             "created_at, updated_at, created_by_id, created_by_username, description, tags, metadata, "
             "retention_policy, expires_at, compression, storage_element_id, schema_version")
-    sql = (f"SELECT {cols}, {rank} AS rank FROM {table} {clause} "
-           f"ORDER BY {order_by(req, ranked)} LIMIT :limit OFFSET :offset")
+    if ranked and req.sort_by == "relevance":
+        cap = max(RANK_CANDIDATES, req.offset + req.limit)
+        sql = (f"SELECT {cols}, {rank} AS rank FROM (SELECT * FROM {table} {clause} LIMIT {cap}) c "
+               f"ORDER BY {order_by(req, ranked)} LIMIT :limit OFFSET :offset")
+    else:
+        sql = (f"SELECT {cols}, {rank} AS rank FROM {table} {clause} "
+               f"ORDER BY {order_by(req, ranked)} LIMIT :limit OFFSET :offset")
     count_sql = f"SELECT count(*) FROM (SELECT 1 FROM {table} {clause} LIMIT {COUNT_CAP + 1}) s"
-    async with engine.connect() as conn:
+    async with engine.begin() as conn:
+        if ranked:
+            # с LIMIT планировщик, переоценив число совпадений, выбирает полный проход вместо GIN;
+            # в пределах этой транзакции запрещаем его — индекс по tsvector всегда дешевле
+            await conn.execute(text("SET LOCAL enable_seqscan = off"))
         rows = (await conn.execute(text(sql), {**params, "limit": req.limit, "offset": req.offset})).all()
         if req.offset == 0 and len(rows) < req.limit:
             total = len(rows)
@@ -96,10 +108,12 @@ async def suggest(engine: AsyncEngine, table: str, prefix: str, text_prefix: str
         return {"suggestions": []}
     like = f"{like_escape(p)}%"
     contains = f"%{like_escape(p)}%"
+    # имена: префикс по индексу lower(name) COLLATE "C" — быстро при любом числе совпадений
     names_sql = text(
         f"SELECT original_filename AS t, similarity(original_filename, :p) AS s FROM {table} "
-        "WHERE original_filename ILIKE :contains "
-        "ORDER BY (original_filename ILIKE :like) DESC, s DESC, original_filename LIMIT :lim"
+        'WHERE (lower(original_filename) COLLATE "C") >= lower(:p) '
+        'AND (lower(original_filename) COLLATE "C") < (lower(:p) || chr(1114111)) '
+        'ORDER BY lower(original_filename) COLLATE "C" LIMIT :lim'
     )
     tags_sql = text(
         f"SELECT tag AS t, max(similarity(tag, :p)) AS s FROM ("
