@@ -26,7 +26,7 @@ def to_out(account: ServiceAccount, settings: Settings) -> AccountOut:
         soon = days < settings.secret_warning_days
     return AccountOut(
         id=account.id, name=account.name, client_id=account.client_id, role=Role(account.role),
-        status=account.status,  # type: ignore[arg-type]
+        status=account.status,
         description=account.description, rate_limit=account.rate_limit, is_system=account.is_system,
         created_at=account.created_at, updated_at=account.updated_at, last_used_at=account.last_used_at,
         secret_rotated_at=account.secret_rotated_at, secret_expires_at=account.secret_expires_at,

@@ -38,7 +38,7 @@ def add(session: AsyncSession, entry: AuditEntry) -> None:
 def _filtered(
     *, action: str | None, actor: str | None, target_type: str | None, target_id: str | None,
     outcome: str | None, since: datetime | None, until: datetime | None,
-) -> Select[tuple[AuditEntry]]:
+) -> Select[AuditEntry]:
     q = select(AuditEntry)
     if action:
         q = q.where(AuditEntry.action.like(action.replace("*", "%")))

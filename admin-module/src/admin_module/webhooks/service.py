@@ -141,8 +141,8 @@ class WebhookDispatcher:
                 if time.monotonic() - last_claim > self.claim_idle_ms / 1000:
                     last_claim = time.monotonic()
                     await self._claim_stale()
-                resp = await self.redis.xreadgroup(GROUP, self.consumer, {self.stream: ">"}, count=100,
-                                                   block=self.block_ms)
+                resp: Any = await self.redis.xreadgroup(GROUP, self.consumer, {self.stream: ">"}, count=100,
+                                                        block=self.block_ms)
                 for _stream, messages in resp or []:
                     await self._handle_batch(messages)
             except asyncio.CancelledError:
@@ -159,7 +159,7 @@ class WebhookDispatcher:
         """Сообщения, которые другая (упавшая) реплика прочитала, но не подтвердила."""
         start = "0-0"
         while True:
-            result = await self.redis.xautoclaim(self.stream, GROUP, self.consumer, self.claim_idle_ms,
+            result: Any = await self.redis.xautoclaim(self.stream, GROUP, self.consumer, self.claim_idle_ms,
                                                  start_id=start, count=100)
             start, messages = result[0], result[1]
             if messages:
@@ -178,7 +178,7 @@ class WebhookDispatcher:
                     continue
                 raw = fields.get(b"event") or fields.get("event")
                 try:
-                    event = json.loads(raw)
+                    event = json.loads(raw or b"")
                     event_type = str(event["type"])
                     event_id = str(event["id"])
                 except (TypeError, ValueError, KeyError):
@@ -229,10 +229,10 @@ class WebhookDispatcher:
         async with session_scope(self.maker) as session:
             for (delivery_id, _url, _secret, _payload, event_type), (status, error, took) in zip(
                     jobs, results, strict=True):
-                delivery = await repository.get_delivery(session, delivery_id)
-                if delivery is None:
+                row = await repository.get_delivery(session, delivery_id)
+                if row is None:
                     continue
-                self._record(delivery, event_type, status, error, took)
+                self._record(row, event_type, status, error, took)
         return len(jobs)
 
     async def _send(self, delivery_id: str, url: str, secret: str, payload: dict[str, Any],
