@@ -52,6 +52,7 @@ def _owned(upload: TusUpload, principal: Principal) -> None:
 
 
 @router.options("/uploads", include_in_schema=False)
+@router.options("/uploads/", include_in_schema=False)
 @router.options("/uploads/{upload_id}", include_in_schema=False)
 async def tus_options(request: Request) -> Response:
     settings = request.app.state.settings
@@ -61,6 +62,7 @@ async def tus_options(request: Request) -> Response:
 
 
 @router.post("/uploads", status_code=201, summary="tus: создать загрузку (можно сразу с первым куском)")
+@router.post("/uploads/", status_code=201, include_in_schema=False)
 async def tus_create(request: Request, principal: Principal = require_roles(Role.ADMIN, Role.USER)) -> Response:
     _check_version(request)
     state = request.app.state
