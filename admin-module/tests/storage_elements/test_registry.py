@@ -64,8 +64,8 @@ async def test_discover_register_snapshot_and_delete(admin: Admin, auth: dict[st
     assert r.json()["status"] == "offline" and r.json()["last_error"]
     fake_element.fail_info = False
 
+    # удаление опрашивает элемент заново: сохранённый счётчик (3) устарел, файлов уже нет
     fake_element.info["file_count"] = 0
-    await c.post("/api/v1/storage-elements/se-test-01/sync", headers=auth)
     assert (await c.delete("/api/v1/storage-elements/se-test-01", headers=auth)).status_code == 204
     assert (await c.get("/api/v1/storage-elements/se-test-01", headers=auth)).status_code == 404
     audit = (await c.get("/api/v1/audit", params={"action": "storage_element.*"}, headers=auth)).json()

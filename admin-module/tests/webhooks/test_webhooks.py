@@ -132,3 +132,38 @@ async def test_signed_delivery_with_retry(make_settings: Callable[..., Settings]
         assert r.status_code == 200 and r.json()["is_active"] is False
         r = await c.delete(f"/api/v1/service-accounts/{owner['id']}/webhooks/{hook['id']}", headers=auth)
         assert r.status_code == 204
+
+
+async def test_stale_pending_event_is_claimed(make_settings: Callable[..., Settings], receiver: Receiver,
+                                              redis_url: str, redis_namespace: str) -> None:
+    """Реплика прочитала событие и упала, не подтвердив: другая забирает его (XAUTOCLAIM) и доставляет."""
+    from admin_module.webhooks.service import GROUP, WebhookDispatcher
+    from artstore_common import events_stream
+
+    async with running(make_settings()) as a:
+        c = a.client
+        auth = await a.headers()
+        system = (await c.get("/api/v1/service-accounts", headers=auth)).json()["items"][0]
+        await c.post(f"/api/v1/service-accounts/{system['id']}/webhooks",
+                     json={"url": receiver.url + "/admin", "events": ["restore_failed"]}, headers=auth)
+        st = a.app.state
+        await st.webhooks.stop()  # живой потребитель не должен перехватить событие
+        redis = aioredis.from_url(redis_url)
+        try:
+            await EventPublisher(redis, redis_namespace).emit(
+                "restore_failed", {"file_id": "f-9", "storage_element_id": "se-01", "owner_id": "u-1",
+                                   "original_filename": "a", "reason": "tape"})
+            stream = events_stream(redis_namespace)
+            got = await redis.xreadgroup(GROUP, "dead-replica", {stream: ">"}, count=10)
+            assert got and len(got[0][1]) == 1
+            rescuer = WebhookDispatcher(st.settings, st.sessionmaker, redis_url, st.box, st.admin_metrics)
+            rescuer.claim_idle_ms = 50
+            await asyncio.sleep(0.1)
+            await rescuer._claim_stale()
+            assert await rescuer.deliver_due() == 1
+            await rescuer.stop()
+            assert len(receiver.on("/admin")) == 1
+            pending = await redis.xpending(stream, GROUP)
+            assert pending["pending"] == 0
+        finally:
+            await redis.aclose()

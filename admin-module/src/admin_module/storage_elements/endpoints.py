@@ -120,6 +120,8 @@ async def delete_element(
     element_id: str, actor: AdminActor, session: SessionDep, request: Request, background: BackgroundTasks,
 ) -> Response:
     element = await _get(session, element_id)
+    # свежий счётчик: сохранённый мог устареть с последнего опроса (недоступный элемент — по последнему)
+    await _registry(request).poll_one(element)
     if (element.file_count or 0) > 0:
         raise ProblemError(409, "storage_element_not_empty",
                            f"на элементе {element.id} {element.file_count} файл(ов): перенесите их, потом снимайте "
