@@ -32,14 +32,28 @@ describe('AdminUserForm', () => {
     expect(api.create).not.toHaveBeenCalled();
     form.patchValue({ password: 'long-enough-pass' });
     submit();
-    expect(api.create).toHaveBeenCalledWith({ username: 'petrov', password: 'long-enough-pass', role: 'READONLY', email: undefined });
+    expect(api.create).toHaveBeenCalledWith({ username: 'petrov', password: 'long-enough-pass', role: 'READONLY' });
   });
 
   it('правка без пароля не отправляет поле password', async () => {
-    const { fixture, form, submit } = setup({ id: 2, username: 'ivanov', role: 'auditor', is_active: true });
+    const { fixture, form, submit } = setup({ id: 'u2', username: 'ivanov', role: 'auditor', is_active: true, totp_enabled: false });
     await fixture.whenStable();
     form.patchValue({ isActive: false });
     submit();
-    expect(api.update).toHaveBeenCalledWith(2, { role: 'AUDITOR', is_active: false, email: undefined });
+    expect(api.update).toHaveBeenCalledWith('u2', { role: 'AUDITOR', is_active: false });
+  });
+
+  it('сброс TOTP и снятие блокировки уходят флагами totp_enabled=false и unlock=true', async () => {
+    const locked = new Date(Date.now() + 600_000).toISOString();
+    const { fixture, form, submit } = setup({
+      id: 'u3', username: 'sidorov', role: 'ADMIN', is_active: true, totp_enabled: true, locked_until: locked,
+    });
+    await fixture.whenStable();
+    const text = (fixture.nativeElement as HTMLElement).textContent ?? '';
+    expect(text).toContain('Сбросить TOTP');
+    expect(text).toContain('Снять блокировку');
+    form.patchValue({ resetTotp: true, unlock: true });
+    submit();
+    expect(api.update).toHaveBeenCalledWith('u3', { role: 'ADMIN', is_active: true, totp_enabled: false, unlock: true });
   });
 });

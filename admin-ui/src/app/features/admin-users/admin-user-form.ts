@@ -1,3 +1,4 @@
+import { DatePipe } from '@angular/common';
 import { ChangeDetectionStrategy, Component, inject, signal } from '@angular/core';
 import { NonNullableFormBuilder, ReactiveFormsModule, Validators } from '@angular/forms';
 import { MatButtonModule } from '@angular/material/button';
@@ -9,7 +10,7 @@ import { MatSlideToggleModule } from '@angular/material/slide-toggle';
 import { Observable, finalize } from 'rxjs';
 import { problemMessage } from '../../core/api/problem';
 import { ROLES, ROLE_LABELS, normalizeRole } from '../../core/api/roles';
-import { AdminUser, AdminUserPatch, AdminUsersApi } from './admin-users-api';
+import { AdminUser, AdminUserPatch, AdminUsersApi, isLocked } from './admin-users-api';
 
 const MIN_PASSWORD = 12;
 
@@ -17,7 +18,7 @@ const MIN_PASSWORD = 12;
 @Component({
   selector: 'app-admin-user-form',
   imports: [
-    ReactiveFormsModule, MatDialogModule, MatButtonModule, MatFormFieldModule, MatInputModule, MatSelectModule,
+    DatePipe, ReactiveFormsModule, MatDialogModule, MatButtonModule, MatFormFieldModule, MatInputModule, MatSelectModule,
     MatSlideToggleModule,
   ],
   changeDetection: ChangeDetectionStrategy.OnPush,
@@ -32,10 +33,6 @@ const MIN_PASSWORD = 12;
           </mat-form-field>
         }
         <mat-form-field>
-          <mat-label>E-mail</mat-label>
-          <input matInput type="email" formControlName="email" />
-        </mat-form-field>
-        <mat-form-field>
           <mat-label>Роль</mat-label>
           <mat-select formControlName="role">
             @for (r of roles; track r) { <mat-option [value]="r">{{ roleLabels[r] }}</mat-option> }
@@ -46,7 +43,15 @@ const MIN_PASSWORD = 12;
           <input matInput type="password" formControlName="password" autocomplete="new-password" />
           <mat-hint>Не короче {{ minPassword }} символов</mat-hint>
         </mat-form-field>
-        @if (user) { <mat-slide-toggle formControlName="isActive">Учётная запись активна</mat-slide-toggle> }
+        @if (user) {
+          <mat-slide-toggle formControlName="isActive">Учётная запись активна</mat-slide-toggle>
+          @if (user.totp_enabled) {
+            <mat-slide-toggle formControlName="resetTotp">Сбросить TOTP (пользователь подключит его заново)</mat-slide-toggle>
+          }
+          @if (locked) {
+            <mat-slide-toggle formControlName="unlock">Снять блокировку входа (до {{ user.locked_until | date: 'dd.MM.yyyy HH:mm' }})</mat-slide-toggle>
+          }
+        }
         @if (error()) { <div class="inline-error" role="alert">{{ error() }}</div> }
       </mat-dialog-content>
       <mat-dialog-actions align="end">
@@ -66,12 +71,14 @@ export class AdminUserForm {
   protected readonly minPassword = MIN_PASSWORD;
   protected readonly form = inject(NonNullableFormBuilder).group({
     username: [this.user?.username ?? '', this.user ? [] : [Validators.required, Validators.pattern(/^[\w.@-]{3,64}$/)]],
-    email: [this.user?.email ?? '', Validators.email],
     role: [normalizeRole(this.user?.role) || 'READONLY', Validators.required],
     // Пароль обязателен только при создании; при правке пустое поле значит «не менять».
     password: ['', this.user ? [Validators.minLength(MIN_PASSWORD)] : [Validators.required, Validators.minLength(MIN_PASSWORD)]],
     isActive: [this.user?.is_active ?? true],
+    resetTotp: [false],
+    unlock: [false],
   });
+  protected readonly locked = !!this.user && isLocked(this.user);
   protected readonly busy = signal(false);
   protected readonly error = signal('');
 
@@ -84,13 +91,19 @@ export class AdminUserForm {
     const v = this.form.getRawValue();
     let request: Observable<unknown>;
     if (this.user) {
-      const patch: AdminUserPatch = { role: v.role, is_active: v.isActive, email: v.email || undefined };
+      const patch: AdminUserPatch = { role: v.role, is_active: v.isActive };
       if (v.password) {
         patch.password = v.password;
       }
+      if (v.resetTotp) {
+        patch.totp_enabled = false;
+      }
+      if (v.unlock) {
+        patch.unlock = true;
+      }
       request = this.api.update(this.user.id, patch);
     } else {
-      request = this.api.create({ username: v.username.trim(), password: v.password, role: v.role, email: v.email || undefined });
+      request = this.api.create({ username: v.username.trim(), password: v.password, role: v.role });
     }
     this.busy.set(true);
     this.error.set('');

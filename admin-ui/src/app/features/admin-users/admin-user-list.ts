@@ -15,7 +15,7 @@ import { Session } from '../../core/auth/session';
 import { confirmAction } from '../../shared/confirm-dialog';
 import { EmptyState } from '../../shared/empty-state';
 import { AdminUserForm } from './admin-user-form';
-import { AdminUser, AdminUsersApi } from './admin-users-api';
+import { AdminUser, AdminUsersApi, isLocked } from './admin-users-api';
 
 @Component({
   selector: 'app-admin-user-list',
@@ -39,7 +39,7 @@ import { AdminUser, AdminUsersApi } from './admin-users-api';
               <th mat-header-cell *matHeaderCellDef>Пользователь</th>
               <td mat-cell *matCellDef="let u">
                 <b>{{ u.username }}</b> @if (isSelf(u)) { <span class="chip info">это вы</span> }
-                @if (u.email) { <div class="muted small">{{ u.email }}</div> }
+                @if (u.is_system) { <span class="chip info">начальный</span> }
               </td>
             </ng-container>
             <ng-container matColumnDef="role">
@@ -49,9 +49,11 @@ import { AdminUser, AdminUsersApi } from './admin-users-api';
             <ng-container matColumnDef="active">
               <th mat-header-cell *matHeaderCellDef>Статус</th>
               <td mat-cell *matCellDef="let u">
-                <span class="chip" [class.ok]="u.is_active !== false" [class.bad]="u.is_active === false">
-                  {{ u.is_active === false ? 'отключён' : 'активен' }}
+                <span class="chip" [class.ok]="u.is_active" [class.bad]="!u.is_active">
+                  {{ u.is_active ? 'активен' : 'отключён' }}
                 </span>
+                @if (isLocked(u)) { <span class="chip warn" [matTooltip]="'до ' + (u.locked_until | date: 'dd.MM.yyyy HH:mm')">заблокирован</span> }
+                @if (u.must_change_password) { <div class="muted small">должен сменить пароль</div> }
               </td>
             </ng-container>
             <ng-container matColumnDef="totp">
@@ -104,6 +106,7 @@ export class AdminUserList implements OnInit {
   protected readonly loading = signal(false);
   protected readonly error = signal('');
   protected readonly normalizeRole = normalizeRole;
+  protected readonly isLocked = (u: AdminUser) => isLocked(u);
 
   ngOnInit(): void {
     this.load();

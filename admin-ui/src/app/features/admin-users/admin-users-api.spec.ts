@@ -17,11 +17,11 @@ describe('AdminUsersApi', () => {
     expect(count).toBe(1);
 
     api.create({ username: 'ivanov', password: 'x'.repeat(12), role: 'AUDITOR' }).subscribe();
-    api.update(2, { is_active: false }).subscribe();
-    api.remove(2).subscribe();
+    api.update('u2', { is_active: false }).subscribe();
+    api.remove('u2').subscribe();
     expect(http.expectOne((r) => r.method === 'POST').request.body.username).toBe('ivanov');
-    expect(http.expectOne((r) => r.method === 'PATCH').request.url).toBe(`${BASE}/2`);
-    expect(http.expectOne((r) => r.method === 'DELETE').request.url).toBe(`${BASE}/2`);
+    expect(http.expectOne((r) => r.method === 'PATCH').request.url).toBe(`${BASE}/u2`);
+    expect(http.expectOne((r) => r.method === 'DELETE').request.url).toBe(`${BASE}/u2`);
     http.verify();
   });
 });

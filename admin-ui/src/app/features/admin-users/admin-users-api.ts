@@ -4,31 +4,44 @@ import { Observable, map } from 'rxjs';
 import { Page, toPage } from '../../core/api/page';
 import { AppConfig } from '../../core/config/app-config';
 
+/** Пользователь панели (AdminUserOut admin-module). E-mail сервер не хранит. */
 export interface AdminUser {
-  id: string | number;
+  id: string;
   username: string;
-  email?: string | null;
   role: string;
-  is_active?: boolean;
-  totp_enabled?: boolean;
+  is_active: boolean;
+  is_system?: boolean;
+  totp_enabled: boolean;
+  failed_attempts?: number;
+  /** Вход заблокирован до этого момента после серии неудачных попыток. */
+  locked_until?: string | null;
+  password_changed_at?: string | null;
   password_expires_at?: string | null;
+  must_change_password?: boolean;
   last_login_at?: string | null;
   created_at?: string | null;
-  [extra: string]: unknown;
+  updated_at?: string | null;
 }
 
 export interface AdminUserCreate {
   username: string;
   password: string;
   role: string;
-  email?: string;
+  is_active?: boolean;
 }
 
+/** totp_enabled принимает только false (сброс), unlock — только true (снять блокировку). */
 export interface AdminUserPatch {
   role?: string;
   is_active?: boolean;
-  email?: string;
   password?: string;
+  totp_enabled?: false;
+  unlock?: true;
+}
+
+/** Заблокирован ли вход сейчас (locked_until в будущем). */
+export function isLocked(user: Pick<AdminUser, 'locked_until'>, now = Date.now()): boolean {
+  return !!user.locked_until && new Date(user.locked_until).getTime() > now;
 }
 
 @Injectable({ providedIn: 'root' })

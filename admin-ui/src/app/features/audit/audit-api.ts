@@ -3,21 +3,27 @@ import { Injectable, inject } from '@angular/core';
 import { Observable, map } from 'rxjs';
 import { AppConfig } from '../../core/config/app-config';
 
+/** Запись журнала admin-module (AuditEntryOut): prev_hash/hash — звенья цепочки, которую проверяет /verify. */
 export interface AuditEntry {
-  id: string | number;
-  timestamp?: string;
-  created_at?: string;
-  actor?: string;
-  actor_type?: string;
+  id: number;
+  occurred_at: string;
+  actor_type: string;
+  actor_id: string | null;
+  actor_name: string | null;
+  ip: string | null;
   action: string;
-  outcome?: string;
-  resource_type?: string | null;
-  resource_id?: string | null;
-  ip_address?: string | null;
-  details?: unknown;
-  [extra: string]: unknown;
+  target_type: string | null;
+  target_id: string | null;
+  outcome: 'success' | 'failure' | string;
+  details: Record<string, unknown>;
+  prev_hash?: string;
+  hash?: string;
 }
 
+/** Сервер различает только success и failure (отказ в доступе — тоже failure). */
+export const AUDIT_OUTCOMES = ['success', 'failure'] as const;
+
+/** action понимает хвостовую звёздочку (auth.*), actor — id или имя. */
 export interface AuditFilter {
   action?: string;
   actor?: string;

@@ -2,8 +2,17 @@ import { HttpErrorResponse } from '@angular/common/http';
 import { TestBed } from '@angular/core/testing';
 import { MatDialog } from '@angular/material/dialog';
 import { of, throwError } from 'rxjs';
-import { AuditApi } from './audit-api';
+import { AuditApi, AuditEntry } from './audit-api';
 import { AuditLog } from './audit-log';
+
+/** Запись в форме AuditEntryOut admin-module. */
+function entry(over: Partial<AuditEntry>): AuditEntry {
+  return {
+    id: 1, occurred_at: '2026-03-01T10:00:00Z', actor_type: 'user', actor_id: 'u1', actor_name: 'admin', ip: null,
+    action: 'auth.login', target_type: null, target_id: null, outcome: 'success', details: {}, prev_hash: '0', hash: '1',
+    ...over,
+  };
+}
 
 describe('AuditLog', () => {
   let api: Record<string, ReturnType<typeof vi.fn>>;
@@ -13,8 +22,8 @@ describe('AuditLog', () => {
       list: vi.fn(() =>
         of({
           items: [
-            { id: 7, timestamp: '2026-03-01T10:00:00Z', actor: 'admin', action: 'service_account.rotate_secret', outcome: 'success', resource_type: 'service_account', resource_id: 'a1' },
-            { id: 8, created_at: '2026-03-01T10:01:00Z', actor: 'etl', action: 'auth.token', outcome: 'failure' },
+            entry({ id: 7, actor_name: 'admin', action: 'service_account.rotate_secret', target_type: 'service_account', target_id: 'a1', ip: '10.0.0.5' }),
+            entry({ id: 8, occurred_at: '2026-03-01T10:01:00Z', actor_type: 'service_account', actor_name: null, actor_id: 'sa-9', action: 'auth.token', outcome: 'failure' }),
           ],
           total: 120,
         }),
@@ -36,7 +45,16 @@ describe('AuditLog', () => {
     const rows = el.querySelectorAll('tr.mat-mdc-row');
     expect(rows.length).toBe(2);
     expect(rows[0].textContent).toContain('service_account.rotate_secret');
-    expect(rows[1].querySelector('.chip.bad')?.textContent).toContain('failure');
+    expect(rows[0].textContent).toContain('admin');
+    expect(rows[0].textContent).toContain('администратор');
+    expect(rows[0].textContent).toContain('service_account');
+    expect(rows[0].textContent).toContain('a1');
+    expect(rows[0].textContent).toContain('10.0.0.5');
+    expect(rows[0].textContent).toContain('01.03.2026');
+    // без имени — id действующего лица
+    expect(rows[1].textContent).toContain('sa-9');
+    expect(rows[1].textContent).toContain('сервисный аккаунт');
+    expect(rows[1].querySelector('.chip.bad')?.textContent).toContain('ошибка');
     const chip = el.querySelector('[data-testid=audit-verify]')!;
     expect(chip.classList).toContain('ok');
     expect(chip.textContent).toContain('120');

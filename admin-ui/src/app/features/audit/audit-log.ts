@@ -16,6 +16,12 @@ import { EmptyState } from '../../shared/empty-state';
 import { JsonDialog } from '../../shared/json-dialog';
 import { AuditApi, AuditEntry, AuditVerification } from './audit-api';
 
+const ACTOR_TYPES: Record<string, string> = {
+  user: 'администратор',
+  service_account: 'сервисный аккаунт',
+  system: 'система',
+};
+
 type VerifyState =
   | { kind: 'pending' }
   | { kind: 'done'; result: AuditVerification }
@@ -43,7 +49,7 @@ export class AuditLog implements OnInit {
   private readonly dialog = inject(MatDialog);
 
   protected readonly form = inject(NonNullableFormBuilder).group({ action: [''], actor: [''], outcome: [''] });
-  protected readonly columns = ['time', 'actor', 'action', 'resource', 'outcome'];
+  protected readonly columns = ['time', 'actor', 'action', 'resource', 'ip', 'outcome'];
   protected readonly entries = signal<AuditEntry[]>([]);
   protected readonly total = signal(0);
   protected readonly pageIndex = signal(0);
@@ -104,13 +110,22 @@ export class AuditLog implements OnInit {
     });
   }
 
-  protected time(entry: AuditEntry): string | undefined {
-    return entry.timestamp ?? entry.created_at;
+  /** Имя понятнее id; у системных записей (bootstrap, фоновые задачи) нет ни того, ни другого. */
+  protected actor(entry: AuditEntry): string {
+    return entry.actor_name ?? entry.actor_id ?? '—';
+  }
+
+  protected actorType(entry: AuditEntry): string {
+    return ACTOR_TYPES[entry.actor_type] ?? entry.actor_type;
   }
 
   protected outcomeClass(outcome: string | undefined): string {
     const o = (outcome ?? '').toLowerCase();
-    return o === 'success' ? 'ok' : o === 'denied' ? 'warn' : o ? 'bad' : '';
+    return o === 'success' ? 'ok' : o ? 'bad' : '';
+  }
+
+  protected outcomeText(outcome: string | undefined): string {
+    return outcome === 'success' ? 'успех' : outcome === 'failure' ? 'ошибка' : (outcome ?? '—');
   }
 
   protected open(entry: AuditEntry): void {

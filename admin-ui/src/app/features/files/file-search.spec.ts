@@ -90,6 +90,9 @@ describe('FileSearch', () => {
     expect(api['search']).toHaveBeenLastCalledWith(expect.objectContaining({ limit: 10, offset: 20 }));
     cmp['onSort']({ active: 'file_size', direction: 'asc' });
     expect(api['search']).toHaveBeenLastCalledWith(expect.objectContaining({ sort_by: 'file_size', sort_order: 'asc', offset: 0 }));
+    // Колонка «Имя» — это sort_by=name у query-module
+    cmp['onSort']({ active: 'original_filename', direction: 'desc' });
+    expect(api['search']).toHaveBeenLastCalledWith(expect.objectContaining({ sort_by: 'name', sort_order: 'desc' }));
   });
 
   it('неполная выдача отмечается баннером', async () => {

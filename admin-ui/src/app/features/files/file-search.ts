@@ -29,7 +29,7 @@ import { StorageElement, StorageElementsApi } from '../storage-elements/storage-
 import { FileDetails } from './file-details';
 import { FileTransfer } from './file-transfer';
 import { FileUpload } from './file-upload';
-import { FileRecord, FilesApi, SearchMode, SearchRequest, SearchResponse, SortOrder, Suggestion } from './files-api';
+import { FileRecord, FilesApi, SearchMode, SearchRequest, SearchResponse, SortBy, SortOrder, Suggestion } from './files-api';
 
 const SUGGEST_MIN_CHARS = 2;
 
@@ -71,7 +71,7 @@ export class FileSearch implements OnInit {
   protected readonly suggestions = signal<Suggestion[]>([]);
   protected readonly pageIndex = signal(0);
   protected readonly pageSize = signal(25);
-  protected readonly sort = signal<{ by?: string; order?: SortOrder }>({});
+  protected readonly sort = signal<{ by?: SortBy; order?: SortOrder }>({});
   protected readonly busyIds = signal<ReadonlySet<string>>(new Set());
   private readonly elements = signal<StorageElement[]>([]);
 
@@ -140,7 +140,8 @@ export class FileSearch implements OnInit {
   }
 
   protected onSort(event: Sort): void {
-    this.sort.set(event.direction ? { by: event.active, order: event.direction } : {});
+    const by = SORT_COLUMNS[event.active];
+    this.sort.set(event.direction && by ? { by, order: event.direction } : {});
     this.pageIndex.set(0);
     this.search();
   }
@@ -295,6 +296,9 @@ export class FileSearch implements OnInit {
     this.busyIds.set(next);
   }
 }
+
+/** Колонка таблицы → поле сортировки query-module; остальные колонки сервер сортировать не умеет. */
+const SORT_COLUMNS: Record<string, SortBy> = { original_filename: 'name', file_size: 'file_size', created_at: 'created_at' };
 
 function splitTags(raw: string): string[] {
   return raw.split(',').map((t) => t.trim()).filter(Boolean);

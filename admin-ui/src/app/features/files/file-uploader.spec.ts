@@ -12,6 +12,7 @@ class FakeUpload {
   started = false;
   aborted = false;
   resumedFrom: unknown = null;
+  url: string | null = null;
   constructor(public file: Blob, public options: Record<string, any>) {
     FakeUpload.last = this;
   }
@@ -93,8 +94,29 @@ describe('FileUploader', () => {
     up.options['onProgress'](50, 100);
     up.options['onAfterResponse']({}, { getHeader: (h: string) => (h === 'X-File-Id' ? 'f-big' : undefined) });
     up.options['onSuccess']({});
+    // Данные готового файла — из GET /uploads/{id}
+    http.expectOne('http://localhost:8020/api/v1/uploads/f-big').flush({
+      upload_id: 'f-big', offset: 100, length: 100, completed: true,
+      file: { file_id: 'f-big', checksum: 'c0ffee', storage_element_id: 'se-01' },
+    });
     expect(events[0]).toEqual({ kind: 'progress', loaded: 50, total: 100 });
-    expect(events[1]).toEqual({ kind: 'done', result: expect.objectContaining({ file_id: 'f-big' }) });
+    expect(events[1]).toEqual({ kind: 'done', result: expect.objectContaining({ file_id: 'f-big', checksum: 'c0ffee' }) });
+    sub.unsubscribe();
+  });
+
+  it('tus без X-File-Id: id файла — последний сегмент адреса загрузки (Location ingester)', async () => {
+    const big = new File([new Uint8Array(8)], 'c.bin');
+    Object.defineProperty(big, 'size', { value: RESUMABLE_THRESHOLD + 1 });
+    const events: UploadEvent[] = [];
+    const sub = uploader.upload(big, { retention_policy: 'temporary' }).subscribe((e) => events.push(e));
+    await vi.waitFor(() => expect(FakeUpload.last?.started).toBe(true));
+    const up = FakeUpload.last;
+    up.url = 'http://localhost:8020/api/v1/uploads/0b7c-uuid';
+    up.options['onAfterResponse']({}, { getHeader: () => undefined });
+    up.options['onSuccess']({});
+    // Статус недоступен — всё равно отдаём id, имя и размер
+    http.expectOne('http://localhost:8020/api/v1/uploads/0b7c-uuid').flush({}, { status: 500, statusText: 'x' });
+    expect(events.at(-1)).toEqual({ kind: 'done', result: { file_id: '0b7c-uuid', original_filename: 'c.bin', file_size: RESUMABLE_THRESHOLD + 1 } });
     sub.unsubscribe();
   });
 

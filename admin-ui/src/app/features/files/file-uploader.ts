@@ -36,6 +36,24 @@ export type UploadEvent =
 
 type TusModule = { Upload: typeof Upload };
 
+/** GET /api/v1/uploads/{id} ingester: после завершения в file — тот же ответ, что у multipart-загрузки. */
+interface TusStatus {
+  upload_id: string;
+  offset: number;
+  length: number;
+  completed: boolean;
+  file: UploadResult | null;
+}
+
+function lastSegment(url: string | null): string | null {
+  if (!url) {
+    return null;
+  }
+  const path = url.split(/[?#]/)[0].replace(/\/+$/, '');
+  const id = path.slice(path.lastIndexOf('/') + 1);
+  return id ? decodeURIComponent(id) : null;
+}
+
 /** Загрузчик tus подгружается лениво: большинство сессий им не пользуются, а в тестах он подменяется. */
 export const TUS_LOADER = new InjectionToken<() => Promise<TusModule>>('TUS_LOADER', {
   providedIn: 'root',
@@ -127,11 +145,29 @@ export class FileUploader {
             },
             onProgress: (loaded: number, total: number) => subscriber.next({ kind: 'progress', loaded, total }),
             onSuccess: () => {
-              subscriber.next({
-                kind: 'done',
-                result: fileId ? { file_id: fileId, original_filename: file.name, file_size: file.size } : null,
-              });
-              subscriber.complete();
+              // X-File-Id в ответах tus ingester может и не прислать, а id загрузки у него и есть file_id: тогда
+              // берём его из адреса загрузки. Полные данные файла (checksum, элемент, срок) — из GET /uploads/{id}.
+              const id = fileId ?? lastSegment(current.url);
+              const minimal: UploadResult | null = id
+                ? { file_id: id, original_filename: file.name, file_size: file.size }
+                : null;
+              if (!id) {
+                subscriber.next({ kind: 'done', result: null });
+                subscriber.complete();
+                return;
+              }
+              this.http
+                .get<TusStatus>(`${this.config.ingesterUrl}/api/v1/uploads/${encodeURIComponent(id)}`)
+                .subscribe({
+                  next: (status) => {
+                    subscriber.next({ kind: 'done', result: status.file ?? minimal });
+                    subscriber.complete();
+                  },
+                  error: () => {
+                    subscriber.next({ kind: 'done', result: minimal });
+                    subscriber.complete();
+                  },
+                });
             },
             onError: (err: Error | DetailedError) => subscriber.error(tusError(err)),
           });

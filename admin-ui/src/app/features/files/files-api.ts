@@ -7,6 +7,8 @@ import { filenameFromDisposition } from '../../shared/save-blob';
 
 export type SearchMode = 'fulltext' | 'partial' | 'exact';
 export type SortOrder = 'asc' | 'desc';
+/** Что умеет сортировать query-module (SortBy); relevance — по умолчанию, по рангу полнотекстового поиска. */
+export type SortBy = 'relevance' | 'name' | 'file_size' | 'created_at';
 export type RetentionPolicy = 'temporary' | 'permanent';
 
 export interface SearchRequest {
@@ -22,7 +24,7 @@ export interface SearchRequest {
   mode: SearchMode;
   limit: number;
   offset: number;
-  sort_by?: string;
+  sort_by?: SortBy;
   sort_order?: SortOrder;
 }
 

@@ -8,7 +8,7 @@ import { MatSelectModule } from '@angular/material/select';
 import { Observable, finalize } from 'rxjs';
 import { problemMessage } from '../../core/api/problem';
 import { ROLES, ROLE_LABELS, normalizeRole } from '../../core/api/roles';
-import { ServiceAccount, ServiceAccountsApi } from './service-accounts-api';
+import { AccountStatus, ServiceAccount, ServiceAccountsApi } from './service-accounts-api';
 
 /** Создание и правка сервисного аккаунта. Имя задаётся один раз: на нём держатся client_id и журналы. */
 @Component({
@@ -70,7 +70,7 @@ export class ServiceAccountForm {
     name: [this.account?.name ?? '', this.account ? [] : [Validators.required, Validators.maxLength(200)]],
     description: [this.account?.description ?? ''],
     role: [normalizeRole(this.account?.role) || 'USER', Validators.required],
-    status: [String(this.account?.status ?? 'active')],
+    status: [(this.account?.status ?? 'active') as AccountStatus],
     rateLimit: [this.account?.rate_limit ?? 100, [Validators.required, Validators.min(1)]],
   });
   protected readonly busy = signal(false);

@@ -137,6 +137,10 @@ export class ServiceAccountList implements OnInit {
   }
 
   protected secretExpiresSoon(account: ServiceAccount): boolean {
+    // Порог предупреждения знает сервер (secret_expiring_soon); свой — только если поля нет.
+    if (typeof account.secret_expiring_soon === 'boolean') {
+      return account.secret_expiring_soon;
+    }
     if (!account.secret_expires_at) {
       return false;
     }

@@ -4,7 +4,7 @@ import { Observable, map } from 'rxjs';
 import { Page, toPage } from '../../core/api/page';
 import { AppConfig } from '../../core/config/app-config';
 
-export type AccountStatus = 'active' | 'suspended' | 'expired' | string;
+export type AccountStatus = 'active' | 'suspended';
 
 export interface ServiceAccount {
   id: string;
@@ -16,9 +16,13 @@ export interface ServiceAccount {
   rate_limit?: number | null;
   is_system?: boolean;
   secret_expires_at?: string | null;
+  /** Сервер сам считает «скоро истекает» по своему порогу предупреждения. */
+  secret_expiring_soon?: boolean;
+  days_until_expiry?: number | null;
+  secret_rotated_at?: string | null;
   last_used_at?: string | null;
   created_at?: string | null;
-  [extra: string]: unknown;
+  updated_at?: string | null;
 }
 
 /** Ответ на создание: единственный раз, когда сервер отдаёт секрет открытым текстом. */
@@ -26,6 +30,7 @@ export interface CreatedAccount extends ServiceAccount {
   client_secret: string;
 }
 
+/** rotate-secret отвечает всем аккаунтом (AccountWithSecret) — нам из него нужны эти поля. */
 export interface RotatedSecret {
   client_id: string;
   client_secret: string;
@@ -40,6 +45,7 @@ export interface AccountCreate {
 }
 
 export interface AccountPatch {
+  name?: string;
   description?: string;
   role?: string;
   status?: AccountStatus;
@@ -51,9 +57,11 @@ export interface Webhook {
   url: string;
   events: string[];
   is_active: boolean;
+  account_id?: string;
+  /** Только в ответе на создание: ключ HMAC подписи X-ArtStore-Signature. */
   secret?: string;
   created_at?: string | null;
-  [extra: string]: unknown;
+  updated_at?: string | null;
 }
 
 export interface WebhookInput {
@@ -62,28 +70,47 @@ export interface WebhookInput {
   is_active: boolean;
 }
 
+/** Доставка (DeliveryOut): pending — ждёт очередной попытки, delivered и failed — итог. */
 export interface WebhookDelivery {
   id: string;
-  event?: string;
-  status?: string;
-  response_status?: number | null;
-  attempts?: number;
-  error?: string | null;
-  created_at?: string | null;
+  webhook_id?: string;
+  event_id?: string;
+  event_type: string;
+  status: 'pending' | 'delivered' | 'failed' | string;
+  attempts: number;
+  attempt_log?: Record<string, unknown>[];
+  next_attempt_at?: string | null;
+  last_status_code?: number | null;
+  last_error?: string | null;
+  created_at: string;
   delivered_at?: string | null;
-  [extra: string]: unknown;
 }
 
-/** События, на которые можно подписать вебхук; file_expiring рассылает ежедневная задача хранения. */
+/**
+ * Ровно те события, что принимает admin-module (EventType в webhooks/schemas.py): любое другое — 422.
+ * file_expiring рассылает ежедневная задача хранения, restore_failed — неудачное восстановление из ar.
+ */
 export const WEBHOOK_EVENTS = [
   'file_uploaded',
   'file_deleted',
   'file_finalized',
   'file_transferred',
   'file_expiring',
-  'storage_element_mode_changed',
-  'storage_element_status_changed',
-];
+  'file_expired',
+  'file_restored',
+  'restore_failed',
+] as const;
+
+export const WEBHOOK_EVENT_LABELS: Record<string, string> = {
+  file_uploaded: 'файл загружен',
+  file_deleted: 'файл удалён',
+  file_finalized: 'файл финализирован',
+  file_transferred: 'файл перенесён',
+  file_expiring: 'срок хранения скоро истечёт',
+  file_expired: 'срок хранения истёк',
+  file_restored: 'файл восстановлен из архива',
+  restore_failed: 'восстановление не удалось',
+};
 
 @Injectable({ providedIn: 'root' })
 export class ServiceAccountsApi {

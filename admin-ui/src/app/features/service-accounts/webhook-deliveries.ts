@@ -12,6 +12,8 @@ import { EmptyState } from '../../shared/empty-state';
 import { ServiceAccountsApi, Webhook, WebhookDelivery } from './service-accounts-api';
 
 /** Журнал доставок: по нему видно, почему получатель не получает события (код ответа, ошибка, попытки). */
+const STATUS_TEXT: Record<string, string> = { delivered: 'доставлено', pending: 'ждёт повтора', failed: 'не доставлено' };
+
 @Component({
   selector: 'app-webhook-deliveries',
   imports: [DatePipe, MatDialogModule, MatButtonModule, MatTableModule, MatPaginatorModule, MatProgressBarModule, EmptyState],
@@ -31,23 +33,27 @@ import { ServiceAccountsApi, Webhook, WebhookDelivery } from './service-accounts
           </ng-container>
           <ng-container matColumnDef="event">
             <th mat-header-cell *matHeaderCellDef>Событие</th>
-            <td mat-cell *matCellDef="let d">{{ d.event ?? '—' }}</td>
+            <td mat-cell *matCellDef="let d">{{ d.event_type }}</td>
           </ng-container>
           <ng-container matColumnDef="status">
             <th mat-header-cell *matHeaderCellDef>Итог</th>
-            <td mat-cell *matCellDef="let d"><span class="chip" [class]="statusClass(d)">{{ d.status ?? '—' }}</span></td>
+            <td mat-cell *matCellDef="let d"><span class="chip" [class]="statusClass(d)">{{ statusText(d) }}</span>
+              @if (d.status === 'pending' && d.next_attempt_at) {
+                <div class="muted small">следующая {{ d.next_attempt_at | date: 'HH:mm:ss' }}</div>
+              }
+            </td>
           </ng-container>
-          <ng-container matColumnDef="response_status">
+          <ng-container matColumnDef="last_status_code">
             <th mat-header-cell *matHeaderCellDef>HTTP</th>
-            <td mat-cell *matCellDef="let d">{{ d.response_status ?? '—' }}</td>
+            <td mat-cell *matCellDef="let d">{{ d.last_status_code ?? '—' }}</td>
           </ng-container>
           <ng-container matColumnDef="attempts">
             <th mat-header-cell *matHeaderCellDef>Попыток</th>
-            <td mat-cell *matCellDef="let d">{{ d.attempts ?? '—' }}</td>
+            <td mat-cell *matCellDef="let d">{{ d.attempts }}</td>
           </ng-container>
           <ng-container matColumnDef="error">
             <th mat-header-cell *matHeaderCellDef>Ошибка</th>
-            <td mat-cell *matCellDef="let d" class="muted">{{ d.error ?? '' }}</td>
+            <td mat-cell *matCellDef="let d" class="muted">{{ d.last_error ?? '' }}</td>
           </ng-container>
           <tr mat-header-row *matHeaderRowDef="columns"></tr>
           <tr mat-row *matRowDef="let row; columns: columns"></tr>
@@ -65,7 +71,7 @@ export class WebhookDeliveries implements OnInit {
   private readonly api = inject(ServiceAccountsApi);
   protected readonly data = inject<{ accountId: string; webhook: Webhook }>(MAT_DIALOG_DATA);
 
-  protected readonly columns = ['created_at', 'event', 'status', 'response_status', 'attempts', 'error'];
+  protected readonly columns = ['created_at', 'event', 'status', 'last_status_code', 'attempts', 'error'];
   protected readonly pageSize = 20;
   protected readonly items = signal<WebhookDelivery[]>([]);
   protected readonly total = signal(0);
@@ -83,8 +89,11 @@ export class WebhookDeliveries implements OnInit {
   }
 
   protected statusClass(d: WebhookDelivery): string {
-    const s = (d.status ?? '').toLowerCase();
-    return s === 'delivered' || s === 'success' ? 'ok' : s === 'pending' || s === 'retrying' ? 'warn' : s ? 'bad' : '';
+    return d.status === 'delivered' ? 'ok' : d.status === 'pending' ? 'warn' : d.status ? 'bad' : '';
+  }
+
+  protected statusText(d: WebhookDelivery): string {
+    return STATUS_TEXT[d.status] ?? d.status;
   }
 
   private load(): void {

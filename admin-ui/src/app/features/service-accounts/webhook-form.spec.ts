@@ -29,11 +29,19 @@ describe('WebhookForm', () => {
     expect(ref.close).toHaveBeenCalledWith({ id: 'w1' });
   });
 
-  it('без событий не отправляет; неизвестные события сохраняет в списке', async () => {
-    const fixture = setup({ accountId: 'a1', webhook: { id: 'w1', url: 'https://h', events: ['custom_event'], is_active: false } });
+  it('предлагает ровно события admin-module; без событий не отправляет', async () => {
+    const fixture = setup({ accountId: 'a1', webhook: { id: 'w1', url: 'https://h', events: ['file_deleted', 'custom_event'], is_active: false } });
     await fixture.whenStable();
-    const cmp = fixture.componentInstance as unknown as { events: string[]; form: { patchValue(v: unknown): void } };
-    expect(cmp.events).toContain('custom_event');
+    const cmp = fixture.componentInstance as unknown as {
+      events: string[];
+      form: { patchValue(v: unknown): void; getRawValue(): { events: string[] } };
+    };
+    // EventType из admin-module/webhooks/schemas.py: остальное сервер отклоняет с 422.
+    expect([...cmp.events].sort()).toEqual([
+      'file_deleted', 'file_expired', 'file_expiring', 'file_finalized', 'file_restored', 'file_transferred',
+      'file_uploaded', 'restore_failed',
+    ]);
+    expect(cmp.form.getRawValue().events).toEqual(['file_deleted']);
     cmp.form.patchValue({ events: [] });
     (fixture.nativeElement as HTMLElement).querySelector('form')!.dispatchEvent(new Event('submit'));
     expect(api.updateWebhook).not.toHaveBeenCalled();

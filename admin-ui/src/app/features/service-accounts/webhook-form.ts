@@ -8,7 +8,7 @@ import { MatSelectModule } from '@angular/material/select';
 import { MatSlideToggleModule } from '@angular/material/slide-toggle';
 import { finalize } from 'rxjs';
 import { problemMessage } from '../../core/api/problem';
-import { ServiceAccountsApi, WEBHOOK_EVENTS, Webhook } from './service-accounts-api';
+import { ServiceAccountsApi, WEBHOOK_EVENTS, WEBHOOK_EVENT_LABELS, Webhook } from './service-accounts-api';
 
 export interface WebhookFormData {
   accountId: string;
@@ -33,8 +33,8 @@ export interface WebhookFormData {
         </mat-form-field>
         <mat-form-field>
           <mat-label>События</mat-label>
-          <mat-select formControlName="events" multiple>
-            @for (e of events; track e) { <mat-option [value]="e">{{ e }}</mat-option> }
+          <mat-select formControlName="events" multiple data-testid="wh-events">
+            @for (e of events; track e) { <mat-option [value]="e">{{ e }} — {{ labels[e] }}</mat-option> }
           </mat-select>
           @if (form.controls.events.touched && form.controls.events.invalid) { <mat-error>Выберите хотя бы одно событие</mat-error> }
         </mat-form-field>
@@ -43,7 +43,7 @@ export interface WebhookFormData {
       </mat-dialog-content>
       <mat-dialog-actions align="end">
         <button mat-button type="button" mat-dialog-close>Отмена</button>
-        <button mat-flat-button type="submit" [disabled]="busy()">Сохранить</button>
+        <button mat-flat-button type="submit" [disabled]="busy()" data-testid="wh-save">Сохранить</button>
       </mat-dialog-actions>
     </form>
   `,
@@ -53,11 +53,12 @@ export class WebhookForm {
   private readonly ref = inject(MatDialogRef<WebhookForm>);
   protected readonly data = inject<WebhookFormData>(MAT_DIALOG_DATA);
 
-  // Подписанные сервером события, которых нет в нашем списке, не должны теряться при сохранении.
-  protected readonly events = [...new Set([...WEBHOOK_EVENTS, ...(this.data.webhook?.events ?? [])])];
+  // Только то, что принимает admin-module: иное событие сервер отклонит с 422 и сохранение не пройдёт.
+  protected readonly events: readonly string[] = WEBHOOK_EVENTS;
+  protected readonly labels = WEBHOOK_EVENT_LABELS;
   protected readonly form = inject(NonNullableFormBuilder).group({
     url: [this.data.webhook?.url ?? '', [Validators.required, Validators.pattern(/^\s*https?:\/\/\S+\s*$/)]],
-    events: [this.data.webhook?.events ?? ([] as string[]), Validators.required],
+    events: [(this.data.webhook?.events ?? []).filter((e) => this.events.includes(e)), Validators.required],
     isActive: [this.data.webhook?.is_active ?? true],
   });
   protected readonly busy = signal(false);
