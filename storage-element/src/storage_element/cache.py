@@ -113,6 +113,10 @@ def row_to_attr(row: Any) -> dict[str, Any]:
     return out
 
 
+async def _no_reset(_conn: asyncpg.Connection) -> None:
+    return None
+
+
 class Cache:
     """Горячий путь (поиск строки по id, вставка после записи) идёт прямо через пул asyncpg:
     без pre-ping и транзакции SQLAlchemy это один обмен с СУБД вместо четырёх, а вставки
@@ -150,8 +154,11 @@ class Cache:
                 await conn.execute(text(stmt))
 
     async def start(self, dsn: str) -> None:
+        # reset по умолчанию — лишний обмен с СУБД при каждом возврате соединения; мы не меняем
+        # состояние сеанса (ни SET, ни LISTEN, ни advisory-замков на этом пуле), сбрасывать нечего
         self.pool = await asyncpg.create_pool(dsn.replace("postgresql+asyncpg://", "postgresql://"), min_size=1,
-                                              max_size=8, server_settings={"application_name": "artstore-se"})
+                                              max_size=8, server_settings={"application_name": "artstore-se"},
+                                              reset=_no_reset)
 
     async def close(self) -> None:
         if self._flusher is not None:

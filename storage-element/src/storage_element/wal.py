@@ -5,6 +5,10 @@
 предыдущего fsync: при сотнях загрузок в секунду это один fsync на пачку, а не на файл.
 Запись о фиксации можно не синхронизировать: потеряв её, восстановление лишь повторно проверит
 операцию, которая уже завершена (идемпотентно).
+
+Записи копятся в памяти и уходят в файл в том же потоке, что и fsync: write() в файл, который
+соседний поток сейчас синхронизирует, на ext4 ждёт конца fsync — в цикле событий это стопорило бы
+все запросы.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ class Wal:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self._fd = -1
+        self._buf: list[bytes] = []
         self._segment = 0
         self._size = 0
         self._written = 0
@@ -65,6 +70,7 @@ class Wal:
     def _open_segment(self, number: int) -> None:
         if self._fd >= 0:
             # записи старого сегмента должны быть на диске до того, как sync начнёт смотреть на новый
+            self._drain(self._fd)
             os.fsync(self._fd)
             os.close(self._fd)
         self._segment = number
@@ -86,9 +92,16 @@ class Wal:
         finally:
             os.close(fd)
 
+    def _drain(self, fd: int) -> None:
+        if self._buf:
+            data, self._buf = b"".join(self._buf), []
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+
     def _append(self, rec: dict[str, Any]) -> int:
         line = json.dumps(rec, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
-        os.write(self._fd, line)
+        self._buf.append(line)
         self._size += len(line)
         self._written += 1
         return self._written
@@ -126,12 +139,23 @@ class Wal:
             await asyncio.shield(task)
 
     async def _fsync(self, target: int) -> None:
-        await asyncio.to_thread(os.fsync, self._fd)
+        fd = self._fd
+        # буфер забирается здесь, в цикле событий: всё, что добавят позже, уйдёт со следующей группой
+        data, self._buf = self._buf, []
+
+        def _write_sync() -> None:
+            view = memoryview(b"".join(data))
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+
+        await asyncio.to_thread(_write_sync)
         self._synced = max(self._synced, target)
 
     def close(self) -> None:
         if self._fd >= 0:
             with contextlib.suppress(OSError):
+                self._drain(self._fd)
                 os.fsync(self._fd)
             os.close(self._fd)
             self._fd = -1

@@ -39,7 +39,8 @@ def _public(attr: dict[str, Any]) -> dict[str, Any]:
 @router.put("/{file_id}", status_code=201, summary="Записать файл потоком",
             dependencies=[require_roles(Role.ADMIN)],
             responses={200: {"description": "повтор того же содержимого"}, 201: {"description": "записан"}})
-async def put_file(file_id: str, request: Request, el: Element = Depends(element)) -> JSONResponse:
+async def put_file(file_id: str, request: Request) -> JSONResponse:
+    el = element(request)
     if not valid_file_id(file_id):
         raise ProblemError(422, "invalid_id", f"недопустимый file_id {file_id!r}: латиница, цифры, '-', '_', '.'")
     meta = parse_meta_header(request.headers.get("x-artstore-meta"))
