@@ -57,6 +57,14 @@ async def test_put_get_content_roundtrip(settings, admin, token_factory) -> None
         assert r.status_code == 206 and r.content == data[:1]
         info = (await c.get("/api/v1/info")).json()
         assert info["file_count"] == 1 and info["used_bytes"] == len(data)
+        ready = await c.get("/health/ready")
+        assert ready.status_code == 200, ready.text
+        assert set(ready.json()["checks"]) == {"database", "storage", "wal", "redis"}
+        metrics = (await c.get("/metrics")).text
+        for name in ("artstore_storage_capacity_bytes", "artstore_storage_used_bytes", "artstore_storage_files",
+                     "artstore_storage_disk_free_bytes"):
+            assert f'{name}{{storage_element="se-t1"}}' in metrics
+        assert f'artstore_storage_used_bytes{{storage_element="se-t1"}} {float(len(data))}' in metrics
 
 
 async def test_idempotent_repeat_and_conflict(settings, admin) -> None:

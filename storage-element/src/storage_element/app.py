@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -50,6 +51,12 @@ async def _periodic(name: str, hours: float, job: Callable[[], Awaitable[Any]], 
         await asyncio.sleep(hours * 3600)
 
 
+async def _writable(path: Any) -> str | None:
+    if not await asyncio.to_thread(os.access, path, os.W_OK):
+        raise OSError(f"каталог {path} недоступен для записи")
+    return None
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     setup_logging("storage-element", settings.log_level, settings.log_format)
@@ -73,6 +80,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await el.refresh_totals()
         app.state.uploads = Uploads(el)
         app.state.health.add("database", lambda: ping(engine))
+        app.state.health.add("storage", backend.health)
+        app.state.health.add("wal", lambda: _writable(el.wal.dir))
+
+        async def _redis() -> str | None:
+            await redis.ping()
+            return None
+
+        # без Redis элемент пишет и читает; теряются только события (их сбой пишется в журнал)
+        app.state.health.add("redis", _redis, critical=False)
         tasks = [
             el.spawn(_periodic("retention", settings.retention_interval_hours, lambda: run_retention(el), 30)),
             el.spawn(_periodic("scrub", settings.scrub_interval_hours, lambda: scrub(el), 600)),

@@ -42,6 +42,10 @@ class Backend(abc.ABC):
     async def close(self) -> None:
         return None
 
+    async def health(self) -> str | None:
+        """None — хранилище доступно; исключение — нет (готовность 503 с причиной)."""
+        return None
+
     @abc.abstractmethod
     def open_sink(self, key: str, op_id: str) -> Sink: ...
 

@@ -101,6 +101,11 @@ class LocalBackend(Backend):
         self.root.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(exist_ok=True)
 
+    async def health(self) -> str | None:
+        if not await asyncio.to_thread(os.access, self.root, os.W_OK):
+            raise OSError(f"каталог данных {self.root} недоступен для записи")
+        return None
+
     def path(self, key: str) -> Path:
         return self.root / key
 

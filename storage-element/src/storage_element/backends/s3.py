@@ -97,6 +97,10 @@ class S3Backend(Backend):
     async def close(self) -> None:
         await self._stack.aclose()
 
+    async def health(self) -> str | None:
+        await self.client.head_bucket(Bucket=self.bucket)
+        return None
+
     def open_sink(self, key: str, op_id: str) -> Sink:
         return S3Sink(self, key)
 
