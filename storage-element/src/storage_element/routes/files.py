@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
 from artstore_common import CurrentPrincipal, ProblemError, Role, require_roles
 
@@ -52,7 +53,11 @@ async def put_file(file_id: str, request: Request) -> JSONResponse:
         length = int(length_header) if length_header is not None else None
     except ValueError as exc:
         raise ProblemError(400, "bad_request", "Content-Length не число") from exc
-    status, attr = await store(el, file_id, meta, request.stream(), length, expected.strip() if expected else None)
+    try:
+        status, attr = await store(el, file_id, meta, request.stream(), length, expected.strip() if expected else None)
+    except ClientDisconnect as exc:
+        # клиент оборвал передачу: всё записанное откатано, это не ошибка сервиса
+        raise ProblemError(400, "client_disconnected", "передача тела оборвана клиентом; файл не сохранён") from exc
     return JSONResponse(attr, status_code=status)
 
 

@@ -6,8 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
-from artstore_common import Role, require_roles
+from artstore_common import ProblemError, Role, require_roles
 
 from ..models import UploadCreate
 from ..uploads import Uploads
@@ -40,7 +41,11 @@ async def head(upload_id: str, request: Request) -> Response:
 
 @router.patch("/{upload_id}", summary="Дописать данные с указанного смещения")
 async def append(upload_id: str, request: Request, upload_offset: int = Header(..., ge=0)) -> JSONResponse:
-    result = await _uploads(request).append(upload_id, upload_offset, request.stream())
+    try:
+        result = await _uploads(request).append(upload_id, upload_offset, request.stream())
+    except ClientDisconnect as exc:
+        # принятое до обрыва сохранено; клиент узнает смещение через HEAD
+        raise ProblemError(400, "client_disconnected", "передача оборвана клиентом; смещение — в HEAD") from exc
     return JSONResponse(result, headers={"Upload-Offset": str(result["offset"])})
 
 
