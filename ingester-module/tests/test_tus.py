@@ -77,7 +77,8 @@ def test_resume_through_another_ingester(shared) -> None:
     assert head.status_code == 200
     assert head.headers["Cache-Control"] == "no-store" and head.headers["Upload-Expires"]
     offset = int(head.headers["Upload-Offset"])
-    assert 0 < offset <= cut and int(head.headers["Upload-Length"]) == len(data)
+    # элемент подтверждает только записанное на диск (пачками), поэтому смещение может отстать от обрыва
+    assert 0 <= offset <= cut and int(head.headers["Upload-Length"]) == len(data)
     wrong = httpx.patch(other + location, content=data[offset + 1:], headers={
         **headers, **TUS, "Upload-Offset": str(offset + 1), "Content-Type": "application/offset+octet-stream"})
     assert wrong.status_code == 409, wrong.text
