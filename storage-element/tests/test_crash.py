@@ -90,8 +90,13 @@ async def test_kill_9_under_load(tmp_path, database_url, redis_url, redis_namesp
             assert rep["orphan_data"] == [] and rep["orphan_attr"] == [], rep
             assert rep["stale_rows"] == [] and rep["mismatches"] == [] and rep["missing_rows"] == [], rep
             # видимые файлы (в т.ч. доведённые восстановлением без ответа клиенту) целы
-            listing = (await client.post("/api/v1/search", json={"limit": 1000})).json()
-            visible = {x["file_id"]: x for x in listing["results"]}
+            visible: dict[str, dict] = {}
+            while True:
+                page = (await client.post("/api/v1/search", json={"limit": 1000, "offset": len(visible),
+                                                                  "sort_by": "created_at"})).json()["results"]
+                visible.update((x["file_id"], x) for x in page)
+                if len(page) < 1000:
+                    break
             assert set(acked) <= set(visible)
             for fid, attr in visible.items():
                 if fid not in acked:

@@ -89,9 +89,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         # без Redis элемент пишет и читает; теряются только события (их сбой пишется в журнал)
         app.state.health.add("redis", _redis, critical=False)
+        async def _scrub_job() -> None:
+            async with el.maintenance:
+                await scrub(el)
+
         tasks = [
             el.spawn(_periodic("retention", settings.retention_interval_hours, lambda: run_retention(el), 30)),
-            el.spawn(_periodic("scrub", settings.scrub_interval_hours, lambda: scrub(el), 600)),
+            el.spawn(_periodic("scrub", settings.scrub_interval_hours, _scrub_job, 600)),
             el.spawn(_periodic("uploads-expiry", 1.0, app.state.uploads.expire, 60)),
         ]
         if el.mode == "ar":

@@ -64,6 +64,8 @@ class Element:
         self.reserved = 0
         self._locks: dict[str, asyncio.Lock] = {}
         self.background: set[asyncio.Task[Any]] = set()
+        # пересборка кэша и скраб не идут одновременно: оба обходят всё дерево и пишут в одни строки
+        self.maintenance = asyncio.Lock()
         self.metrics = Metrics(registry, self)
 
     @property

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -41,13 +40,10 @@ async def change_mode(req: ModeRequest, el: Element = Depends(element)) -> dict[
     return {"mode": new, "previous": old}
 
 
-_cache_lock = asyncio.Lock()
-
-
 @router.post("/cache/rebuild", summary="Пересобрать кэш из attr.json", dependencies=admin)
 async def cache_rebuild(mode: Literal["full", "incremental"] = Query("incremental"),
                         el: Element = Depends(element)) -> dict[str, Any]:
-    async with _cache_lock:
+    async with el.maintenance:
         return await rebuild(el, mode)
 
 
@@ -58,5 +54,5 @@ async def cache_consistency(el: Element = Depends(element)) -> dict[str, Any]:
 
 @router.post("/scrub", summary="Проверка целостности: sha256 данных против attr.json", dependencies=admin)
 async def run_scrub(el: Element = Depends(element)) -> dict[str, Any]:
-    async with _cache_lock:
+    async with el.maintenance:
         return await scrub(el)
