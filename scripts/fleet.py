@@ -90,6 +90,8 @@ class Fleet:
         logs.mkdir(parents=True, exist_ok=True)
         svc.log_path = logs / f"{svc.name}.log"
         env = {**os.environ, **svc.env}
+        # Без записи байткода каждый процесс заново компилирует FastAPI/SQLAlchemy/OTel: старт 7–15 с вместо 2.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         out = open(svc.log_path, "ab")  # noqa: SIM115 - файл живёт вместе с процессом
         svc.proc = subprocess.Popen(
             [sys.executable, "-m", svc.module], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
