@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -24,6 +25,13 @@ from .layout import make_key
 from .models import FileMeta
 
 DEFAULT_TTL_DAYS = 30
+# id операции WAL: префикс процесса + счётчик — уникален в пределах элемента и не тратит getrandom на запрос
+_OP_PREFIX = uuid.uuid4().hex[:12]
+_op_counter = itertools.count(1)
+
+
+def new_op_id() -> str:
+    return f"{_OP_PREFIX}{next(_op_counter):012x}"
 
 
 def expires_for(el: Element, meta: FileMeta, now: Any) -> Any:
@@ -92,7 +100,7 @@ async def _write_new(el: Element, file_id: str, meta: FileMeta, chunks: AsyncIte
     limit = el.free_for_write()
     if content_length is not None and content_length > limit:
         raise insufficient(el, content_length)
-    op_id = uuid.uuid4().hex
+    op_id = new_op_id()
     with el.reserve(content_length or 0):
         seq = el.wal.intent(op_id, "put", file_id=file_id, key=key)
         wal_synced = asyncio.ensure_future(el.wal.sync(seq))
@@ -161,7 +169,7 @@ async def remove(el: Element, file_id: str, *, check_mode: bool = True) -> dict[
         attr = await el.cache.get(file_id)
         if attr is None:
             raise ProblemError(404, "file_not_found", f"файла {file_id} нет на элементе {el.settings.element_id}")
-        op_id = uuid.uuid4().hex
+        op_id = new_op_id()
         seq = el.wal.intent(op_id, "delete", file_id=file_id, key=attr["storage_path"])
         await el.wal.sync(seq)
         await el.backend.delete(attr["storage_path"])
