@@ -3,9 +3,11 @@
 // Браузер — системный Chromium (Debian): браузеры Playwright не скачиваем.
 import { strict as assert } from 'node:assert';
 import { createHmac, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 
@@ -31,8 +33,10 @@ const BIG_BYTES = randomBytes(9 * 1024 * 1024 + 123);
 
 let browser;
 let page;
+/** Замеры для отчёта: печатаются в конце прогона одной строкой METRICS. */
+const metrics = {};
 const pageErrors = [];
-const state = { firstSecret: null };
+const state = { firstSecret: null, fileIds: {} };
 
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `Нет ${CHROMIUM}: установите пакет chromium (apt-get install -y chromium) или задайте CHROMIUM_PATH`);
@@ -54,7 +58,44 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
+  const bundle = bundleSize();
+  if (bundle) {
+    metrics.bundle = bundle;
+  }
+  console.log(`METRICS ${JSON.stringify(metrics)}`);
 });
+
+/**
+ * Размер production-сборки, из которой раздаётся панель: начальная загрузка — то, что index.html
+ * подключает сразу (main, polyfills, styles и их статические чанки по modulepreload), остальное — ленивые чанки.
+ */
+function bundleSize() {
+  const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'admin-ui', 'browser');
+  if (!existsSync(path.join(dist, 'index.html'))) {
+    return null;
+  }
+  const index = readFileSync(path.join(dist, 'index.html'), 'utf8');
+  const initialNames = new Set([...index.matchAll(/(?:src|href)="([^"]+\.(?:js|css))"/g)].map((m) => m[1]));
+  const kib = (n) => Math.round((n / 1024) * 10) / 10;
+  let initial = 0;
+  let initialGzip = 0;
+  let total = 0;
+  let totalGzip = 0;
+  for (const name of readdirSync(dist)) {
+    if (!/\.(js|css)$/.test(name)) {
+      continue;
+    }
+    const data = readFileSync(path.join(dist, name));
+    const gz = gzipSync(data, { level: 9 }).length;
+    total += statSync(path.join(dist, name)).size;
+    totalGzip += gz;
+    if (initialNames.has(name)) {
+      initial += data.length;
+      initialGzip += gz;
+    }
+  }
+  return { initial_kib: kib(initial), initial_gzip_kib: kib(initialGzip), total_js_css_kib: kib(total), total_gzip_kib: kib(totalGzip) };
+}
 
 async function shot(name) {
   // Диалоги и меню Material появляются с анимацией: снимаем после её завершения.
@@ -110,13 +151,37 @@ test('вход администратора', async () => {
 });
 
 test('обзор: сводка и элементы', async () => {
-  await go('/dashboard');
-  await page.locator('[data-testid=summary]').waitFor();
+  // Холодная загрузка страницы обзора: от начала навигации до карточек сводки с данными реестра.
+  await page.goto(`${UI_URL}/dashboard`, { waitUntil: 'commit' });
+  await page.waitForFunction(
+    () => document.querySelectorAll('[data-testid=summary] mat-card').length >= 4 &&
+      !document.querySelector('mat-progress-bar.loading-bar') &&
+      document.querySelectorAll('[data-testid=dashboard-elements] mat-card').length > 0,
+    null,
+    { timeout: TIMEOUT, polling: 'raf' },
+  );
+  const timing = await page.evaluate(() => {
+    const nav = performance.getEntriesByType('navigation')[0];
+    const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+    return {
+      dashboard_ready_ms: Math.round(performance.now()),
+      first_contentful_paint_ms: fcp ? Math.round(fcp.startTime) : null,
+      dom_content_loaded_ms: nav ? Math.round(nav.domContentLoadedEventEnd) : null,
+    };
+  });
+  Object.assign(metrics, timing);
+  console.log(`обзор: карточки с данными через ${timing.dashboard_ready_ms} мс от начала навигации ` +
+    `(FCP ${timing.first_contentful_paint_ms} мс, DOMContentLoaded ${timing.dom_content_loaded_ms} мс)`);
+  await page.waitForLoadState('networkidle').catch(() => undefined);
   await settled();
   // Даём сэмплеру снять хотя бы два замера счётчиков для спарклайнов.
   await page.waitForTimeout(6_000);
   await shot('02-dashboard');
   assert.ok(await page.locator('[data-testid=summary] mat-card').count() >= 4);
+  // Сводка настоящего admin-module: элементы в сети, ёмкость не нулевая.
+  const summary = await page.locator('[data-testid=summary]').innerText();
+  assert.doesNotMatch(summary, /NaN|undefined|null/, `в сводке мусор: ${summary}`);
+  assert.match(summary, /[1-9]\d*\s*\/\s*[1-9]/, `нет элементов в сети: ${summary}`);
 });
 
 test('регистрация элемента хранения по URL', async (t) => {
@@ -170,6 +235,10 @@ async function uploadViaDialog(name, mimeType, buffer, description, tags) {
     return failed.innerText();
   }
   assert.match(await page.locator('[data-testid=upload-progress]').innerText(), /100\s*%/);
+  // Итог загрузки — с file_id (у tus он берётся из адреса загрузки и GET /uploads/{id}).
+  const fileId = (await page.locator('[data-testid=upload-file-id]').innerText()).trim();
+  assert.match(fileId, /^[0-9a-f-]{32,36}$/i, `нет file_id в итоге загрузки ${name}`);
+  state.fileIds[name] = fileId;
   return null;
 }
 
@@ -244,6 +313,44 @@ test('большой файл: загрузка по tus и скачивание
   await downloadAndCompare(row, BIG_BYTES, BIG_NAME);
 });
 
+/** Открывает меню действий строки файла и выбирает пункт. */
+async function fileAction(row, item) {
+  await row.locator('button[aria-label="Действия"]').click();
+  await page.locator('.mat-mdc-menu-panel button', { hasText: item }).click();
+}
+
+test('финализация: временный файл становится постоянным на элементе rw', async () => {
+  await go('/files');
+  const row = await searchFor(MARK, FILE_NAME);
+  assert.ok(row, 'файл для финализации не найден');
+  await fileAction(row, 'Финализировать');
+  await page.click('[data-testid=confirm]');
+  // Сага переноса идёт в фоне: панель ждёт её итога и сообщает о нём.
+  const snack = page.locator('.mat-mdc-snack-bar-label', { hasText: /завершена|не удалось|отменено/ }).first();
+  await snack.waitFor({ timeout: TIMEOUT * 4 });
+  const text = await snack.innerText();
+  assert.match(text, /завершена/, `финализация не удалась: ${text}`);
+  const after = await searchFor(MARK, FILE_NAME);
+  assert.ok(after, 'файл пропал после финализации');
+  await page.locator('[data-testid=files-table] tr.mat-mdc-row', { hasText: FILE_NAME }).filter({ hasText: 'постоянный' }).waitFor();
+  await shot('06-finalized');
+  // И скачивается с нового элемента так же байт в байт.
+  await downloadAndCompare(after, FILE_BYTES, FILE_NAME);
+});
+
+test('удаление файла с элемента edit', async () => {
+  await go('/files');
+  const row = await searchFor(MARK, BIG_NAME);
+  assert.ok(row, 'файл для удаления не найден');
+  await fileAction(row, 'Удалить');
+  await page.click('[data-testid=confirm]');
+  const snack = page.locator('.mat-mdc-snack-bar-label', { hasText: /удалён|Удаление/ }).first();
+  await snack.waitFor();
+  assert.match(await snack.innerText(), /удалён/, `удаление не удалось: ${await snack.innerText()}`);
+  await settled();
+  await page.locator('[data-testid=files-table] tr.mat-mdc-row', { hasText: BIG_NAME }).waitFor({ state: 'detached' });
+});
+
 test('смена секрета сервисного аккаунта', async () => {
   await go('/service-accounts');
   await settled();
@@ -268,6 +375,33 @@ test('смена секрета сервисного аккаунта', async ()
   await shot('07-service-accounts');
 });
 
+test('вебхук аккаунта: ровно события admin-module, секрет подписи один раз', async () => {
+  await go('/service-accounts');
+  await settled();
+  await page.locator(`[data-testid="sa-actions-${ACCOUNT_NAME}"]`).click();
+  await page.click('[data-testid=sa-webhooks]');
+  await page.waitForURL(/\/webhooks$/);
+  await settled();
+  await page.click('[data-testid=wh-create]');
+  await page.fill('[data-testid=wh-url]', 'https://hooks.example.org/artstore');
+  await page.click('[data-testid=wh-events]');
+  const options = page.locator('mat-option');
+  await options.first().waitFor();
+  const offered = (await options.allInnerTexts()).map((t) => t.split(' — ')[0].trim()).sort();
+  assert.deepEqual(offered, ['file_deleted', 'file_expired', 'file_expiring', 'file_finalized', 'file_restored',
+    'file_transferred', 'file_uploaded', 'restore_failed']);
+  await options.filter({ hasText: 'file_uploaded' }).click();
+  await options.filter({ hasText: 'file_deleted' }).click();
+  await page.keyboard.press('Escape');
+  await page.click('[data-testid=wh-save]');
+  await page.locator('[data-testid=secret-value]').waitFor();
+  assert.ok((await page.locator('[data-testid=secret-value]').innerText()).trim().length >= 16, 'секрет подписи не показан');
+  await page.click('[data-testid=secret-close]');
+  await page.locator('[data-testid=wh-table]', { hasText: 'hooks.example.org' }).waitFor();
+  await settled();
+  await shot('07-webhooks');
+});
+
 test('запись о смене секрета в журнале аудита', async () => {
   await go('/audit');
   await settled();
@@ -275,6 +409,11 @@ test('запись о смене секрета в журнале аудита',
   const entry = page.locator('[data-testid=audit-table] tr.mat-mdc-row', { hasText: /rotate/i }).first();
   await entry.waitFor();
   await shot('08-audit');
+  // Запись заполнена полями настоящего журнала: время, кто (имя администратора), объект — аккаунт.
+  const cells = await entry.locator('td').allInnerTexts();
+  assert.match(cells[0], /\d{2}\.\d{2}\.\d{4} \d{2}:\d{2}:\d{2}/, `нет времени в записи: ${cells.join(' | ')}`);
+  assert.ok(cells[1].includes(ADMIN_USER), `в записи не указан администратор: ${cells.join(' | ')}`);
+  assert.match(cells[3], /service_account/, `в записи нет объекта: ${cells.join(' | ')}`);
   const chip = await page.locator('[data-testid=audit-verify]').getAttribute('class');
   assert.ok(!/\bbad\b/.test(chip ?? ''), 'проверка целостности журнала аудита не прошла');
 });

@@ -6,13 +6,13 @@ import { Dashboard, computeTotals } from './dashboard';
 import { StorageElement } from '../storage-elements/storage-elements-api';
 
 const ELEMENTS: StorageElement[] = [
-  { id: 1, name: 'se-edit', api_url: 'u1', mode: 'edit', status: 'online', capacity_bytes: 1000, used_bytes: 250, file_count: 4 },
-  { id: 2, name: 'se-rw', api_url: 'u2', mode: 'rw', status: 'offline', capacity_bytes: 3000, used_bytes: 750, file_count: 6 },
+  { id: 'se-1', name: 'se-edit', api_url: 'u1', mode: 'edit', status: 'online', capacity_bytes: 1000, used_bytes: 250, file_count: 4, priority: 100 },
+  { id: 'se-2', name: 'se-rw', api_url: 'u2', mode: 'rw', status: 'offline', capacity_bytes: 3000, used_bytes: 750, file_count: 6, priority: 100 },
 ];
 
 describe('computeTotals', () => {
   it('досчитывает по списку то, чего нет в сводке', () => {
-    expect(computeTotals(null, ELEMENTS)).toEqual({ elements: 2, online: 1, capacity: 4000, used: 1000, files: 10, expiringSoon: null });
+    expect(computeTotals(null, ELEMENTS)).toEqual({ elements: 2, online: 1, capacity: 4000, used: 1000, files: 10, free: 3000, expiringSoon: null });
   });
   it('предпочитает значения сводки', () => {
     const t = computeTotals({ total_files: 99, expiring_soon: 3, online_elements: 2 }, ELEMENTS);
@@ -46,6 +46,11 @@ describe('Dashboard', () => {
       http.expectOne('http://localhost:8030/api/v1/stats').flush({ downloads_total: 0, download_bytes_total: 0 });
       fixture.detectChanges();
       expect(el.textContent).toContain('1,0 КиБ/с');
+      // Сводка настоящего admin-module без expiring_soon — вместо «Скоро истекают» свободное место
+      fixture.componentInstance['summary'].set({ total_elements: 2, free_bytes: 2048 });
+      fixture.detectChanges();
+      expect(el.querySelector('[data-testid=expiring-soon]')).toBeNull();
+      expect(el.querySelector('[data-testid=free-bytes]')?.textContent).toContain('2,0 КиБ');
       fixture.destroy();
       http.verify();
     } finally {

@@ -30,6 +30,8 @@ export interface Totals {
   capacity: number;
   used: number;
   files: number;
+  free: number;
+  /** null — сервер это число не считает (в SummaryOut нет expiring_soon): тогда карточка показывает свободное место. */
   expiringSoon: number | null;
 }
 
@@ -38,12 +40,15 @@ export function computeTotals(summary: StorageSummary | null, elements: StorageE
   const sumOf = (pick: (e: StorageElement) => number | null | undefined) =>
     elements.reduce((acc, e) => acc + (pick(e) ?? 0), 0);
   const expiring = summary?.expiring_soon;
+  const capacity = summary?.total_capacity_bytes ?? sumOf((e) => e.capacity_bytes);
+  const used = summary?.total_used_bytes ?? sumOf((e) => e.used_bytes);
   return {
     elements: summary?.total_elements ?? elements.length,
     online: summary?.online_elements ?? elements.filter((e) => statusClass(e.status) === 'ok').length,
-    capacity: summary?.total_capacity_bytes ?? sumOf((e) => e.capacity_bytes),
-    used: summary?.total_used_bytes ?? sumOf((e) => e.used_bytes),
+    capacity,
+    used,
     files: summary?.total_files ?? sumOf((e) => e.file_count),
+    free: summary?.free_bytes ?? Math.max(0, capacity - used),
     expiringSoon: typeof expiring === 'number' ? expiring : null,
   };
 }

@@ -26,6 +26,8 @@ const KNOWN_FIELDS: [string, string][] = [
   ['storage_filename', 'Имя на элементе'],
   ['storage_path', 'Путь на элементе'],
   ['compression', 'Сжатие'],
+  ['storage_element_mode', 'Режим элемента'],
+  ['corrupted', 'Повреждён (scrub)'],
   ['schema_version', 'Версия схемы attr.json'],
 ];
 const DATE_FIELDS = new Set(['created_at', 'updated_at', 'expires_at', 'uploaded_at']);

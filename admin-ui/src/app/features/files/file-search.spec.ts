@@ -34,7 +34,7 @@ describe('FileSearch', () => {
     TestBed.configureTestingModule({
       providers: [
         { provide: FilesApi, useValue: api },
-        { provide: StorageElementsApi, useValue: { list: () => of([{ id: 1, element_id: 'se-01', name: 'Оперативный', mode: 'edit', status: 'online', api_url: '' }]) } },
+        { provide: StorageElementsApi, useValue: { list: () => of([{ id: 'se-01', name: 'Оперативный', mode: 'edit', status: 'online', api_url: '' }]) } },
         { provide: MatDialog, useValue: dialog },
         { provide: Notifier, useValue: notifier },
       ],

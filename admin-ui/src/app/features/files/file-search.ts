@@ -29,7 +29,9 @@ import { StorageElement, StorageElementsApi } from '../storage-elements/storage-
 import { FileDetails } from './file-details';
 import { FileTransfer } from './file-transfer';
 import { FileUpload } from './file-upload';
-import { FileRecord, FilesApi, SearchMode, SearchRequest, SearchResponse, SortBy, SortOrder, Suggestion } from './files-api';
+import {
+  FileRecord, FilesApi, SearchMode, SearchRequest, SearchResponse, SortBy, SortOrder, Suggestion, TERMINAL_STATES, Transaction,
+} from './files-api';
 
 const SUGGEST_MIN_CHARS = 2;
 
@@ -64,7 +66,8 @@ export class FileSearch implements OnInit {
     createdBefore: [''],
   });
 
-  protected readonly columns = ['original_filename', 'file_size', 'content_type', 'created_at', 'retention', 'element', 'actions'];
+  // Тип файла — под размером, а не отдельной колонкой: на 1280 px иначе уезжают кнопки действий.
+  protected readonly columns = ['original_filename', 'file_size', 'created_at', 'retention', 'element', 'actions'];
   protected readonly response = signal<SearchResponse | null>(null);
   protected readonly loading = signal(false);
   protected readonly error = signal('');
@@ -77,17 +80,8 @@ export class FileSearch implements OnInit {
 
   protected readonly results = computed(() => this.response()?.results ?? []);
   protected readonly total = computed(() => this.response()?.total_count ?? 0);
-  /** Ключ — и строковый element_id, и id реестра: в attr.json лежит первый, в админке — второй. */
-  private readonly elementIndex = computed(() => {
-    const index = new Map<string, StorageElement>();
-    for (const el of this.elements()) {
-      index.set(String(el.id), el);
-      if (el.element_id) {
-        index.set(el.element_id, el);
-      }
-    }
-    return index;
-  });
+  /** storage_element_id файла совпадает с id элемента в реестре. */
+  private readonly elementIndex = computed(() => new Map(this.elements().map((el) => [el.id, el] as const)));
 
   ngOnInit(): void {
     this.elementsApi.list().pipe(catchError(() => of([]))).subscribe((list) => this.elements.set(list));
@@ -237,10 +231,7 @@ export class FileSearch implements OnInit {
         switchMap(() => this.api.finalize(file.file_id)),
       )
       .subscribe({
-        next: () => {
-          this.notifier.success(`«${file.original_filename}»: финализация запущена`);
-          this.search();
-        },
+        next: (tx) => this.followTransaction(file, tx, 'Финализация'),
         error: (err) => this.notifier.error(err, 'Финализация'),
       });
   }
@@ -249,10 +240,34 @@ export class FileSearch implements OnInit {
     this.dialog
       .open(FileTransfer, { data: { file }, width: '520px' })
       .afterClosed()
-      .pipe(filter(Boolean))
-      .subscribe(() => {
-        this.notifier.success(`«${file.original_filename}»: перенос запущен`);
-        this.search();
+      .pipe(filter((tx): tx is Transaction => !!tx && typeof tx === 'object' && 'id' in tx))
+      .subscribe((tx) => this.followTransaction(file, tx, 'Перенос'));
+  }
+
+  /** Сага идёт в фоне: строка файла занята, пока она не закончится; итог — уведомлением и новым поиском. */
+  private followTransaction(file: FileRecord, tx: Transaction, what: 'Финализация' | 'Перенос'): void {
+    const [started, finished, running] =
+      what === 'Финализация' ? ['запущена', 'завершена', 'ещё идёт'] : ['запущен', 'завершён', 'ещё идёт'];
+    this.notifier.success(`«${file.original_filename}»: ${what.toLowerCase()} ${started}, ждём завершения…`);
+    this.setBusy(file.file_id, true);
+    this.api
+      .awaitTransaction(tx)
+      .pipe(finalize(() => this.setBusy(file.file_id, false)))
+      .subscribe({
+        next: (done) => {
+          if (done.state === 'done') {
+            this.notifier.success(`«${file.original_filename}»: ${what.toLowerCase()} ${finished}, файл на ${done.target}`);
+          } else if (!TERMINAL_STATES.includes(done.state)) {
+            this.notifier.success(`«${file.original_filename}»: ${what.toLowerCase()} ${running} (транзакция ${done.id})`);
+          } else {
+            this.notifier.error(
+              new Error(`${done.state === 'compensated' ? 'отменено, файл остался на месте' : 'не удалось'}: ${done.error ?? done.state}`),
+              what,
+            );
+          }
+          this.search();
+        },
+        error: (err) => this.notifier.error(err, what),
       });
   }
 

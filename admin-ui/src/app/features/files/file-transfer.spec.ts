@@ -16,9 +16,9 @@ describe('FileTransfer', () => {
           useValue: {
             list: () =>
               of([
-                { id: 1, element_id: 'se-01', name: 'se-01', mode: 'edit', status: 'online', api_url: '' },
-                { id: 2, element_id: 'se-02', name: 'se-02', mode: 'rw', status: 'online', api_url: '', capacity_bytes: 100, used_bytes: 10 },
-                { id: 3, element_id: 'se-03', name: 'se-03', mode: 'ro', status: 'online', api_url: '' },
+                { id: 'se-01', name: 'se-01', mode: 'edit', status: 'online', api_url: '' },
+                { id: 'se-02', name: 'se-02', mode: 'rw', status: 'online', api_url: '', capacity_bytes: 100, used_bytes: 10 },
+                { id: 'se-03', name: 'se-03', mode: 'ro', status: 'online', api_url: '' },
               ]),
           },
         },
@@ -30,11 +30,11 @@ describe('FileTransfer', () => {
     const fixture = TestBed.createComponent(FileTransfer);
     await fixture.whenStable();
     const cmp = fixture.componentInstance as unknown as {
-      targets: () => { element_id: string }[];
+      targets: () => { id: string }[];
       target: { set(v: string): void };
       submit(): void;
     };
-    expect(cmp.targets().map((e) => e.element_id)).toEqual(['se-02']);
+    expect(cmp.targets().map((e) => e.id)).toEqual(['se-02']);
     cmp.target.set('se-02');
     cmp.submit();
     expect(transfer).toHaveBeenCalledWith('f-1', 'se-02');

@@ -28,7 +28,7 @@ import { FileRecord, FilesApi } from './files-api';
           <mat-label>Целевой элемент</mat-label>
           <mat-select [ngModel]="target()" (ngModelChange)="target.set($event)" data-testid="transfer-target">
             @for (el of targets(); track el.id) {
-              <mat-option [value]="el.element_id ?? el.id">{{ el.name }} · {{ el.mode }} · свободно {{ free(el) }}</mat-option>
+              <mat-option [value]="el.id">{{ el.name }} · {{ el.mode }} · свободно {{ free(el) }}</mat-option>
             }
           </mat-select>
         </mat-form-field>
@@ -56,11 +56,10 @@ export class FileTransfer implements OnInit {
     this.elements().filter(
       (el) =>
         (el.mode === 'edit' || el.mode === 'rw') &&
-        el.element_id !== this.data.file.storage_element_id &&
-        String(el.id) !== String(this.data.file.storage_element_id),
+        el.id !== this.data.file.storage_element_id,
     ),
   );
-  protected readonly target = signal<string | number | null>(null);
+  protected readonly target = signal<string | null>(null);
   protected readonly loading = signal(true);
   protected readonly busy = signal(false);
   protected readonly error = signal('');

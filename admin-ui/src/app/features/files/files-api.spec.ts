@@ -68,4 +68,23 @@ describe('FilesApi', () => {
     expect(http.expectOne(`${Q}/files/f1/restore`).request.method).toBe('POST');
     expect(http.expectOne(`${Q}/files/f1`).request.method).toBe('GET');
   });
+
+  it('awaitTransaction опрашивает сагу до итогового состояния', () => {
+    vi.useFakeTimers();
+    try {
+      const states: string[] = [];
+      const tx = { id: 't1', kind: 'finalize', file_id: 'f1', source: 'se-01', target: 'se-02', state: 'pending' };
+      api.awaitTransaction(tx).subscribe((t) => states.push(t.state));
+      vi.advanceTimersByTime(1000);
+      http.expectOne(`${I}/transactions/t1`).flush({ ...tx, state: 'pending', step: 'copy' });
+      expect(states).toEqual([]);
+      vi.advanceTimersByTime(1000);
+      http.expectOne(`${I}/transactions/t1`).flush({ ...tx, state: 'done', step: 'done' });
+      expect(states).toEqual(['done']);
+      vi.advanceTimersByTime(5000);
+      http.expectNone(`${I}/transactions/t1`);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });

@@ -1,6 +1,6 @@
 import { HttpClient, HttpErrorResponse } from '@angular/common/http';
 import { Injectable, inject } from '@angular/core';
-import { Observable, catchError, from, map, switchMap, throwError } from 'rxjs';
+import { Observable, catchError, concatMap, from, last, map, of, switchMap, take, takeWhile, throwError, timer } from 'rxjs';
 import { problemFromBlobError } from '../../core/api/problem';
 import { AppConfig } from '../../core/config/app-config';
 import { filenameFromDisposition } from '../../shared/save-blob';
@@ -65,6 +65,26 @@ export interface Suggestion {
   text: string;
   kind: string;
 }
+
+/** Сага переноса ingester (finalize и transfer): 202 сразу, дальше состояние — GET /transactions/{id}. */
+export interface Transaction {
+  id: string;
+  kind: 'finalize' | 'transfer' | string;
+  file_id: string;
+  source: string;
+  target: string;
+  state: 'pending' | 'done' | 'compensated' | 'failed' | string;
+  step?: string;
+  error?: string | null;
+  attempts?: number;
+  created_at?: string;
+  updated_at?: string;
+}
+
+/** Итоговые состояния саги: дальше она не изменится. */
+export const TERMINAL_STATES = ['done', 'compensated', 'failed'];
+const TX_POLL_MS = 1000;
+const TX_POLL_LIMIT = 180;
 
 export interface DownloadedFile {
   blob: Blob;
@@ -142,14 +162,34 @@ export class FilesApi {
     return this.http.delete(`${this.ingester}/files/${encodeURIComponent(fileId)}`);
   }
 
-  finalize(fileId: string): Observable<Record<string, unknown>> {
-    return this.http.post<Record<string, unknown>>(`${this.ingester}/finalize/${encodeURIComponent(fileId)}`, {});
+  finalize(fileId: string): Observable<Transaction> {
+    return this.http.post<Transaction>(`${this.ingester}/finalize/${encodeURIComponent(fileId)}`, {});
   }
 
-  transfer(fileId: string, targetStorageElementId: string | number): Observable<Record<string, unknown>> {
-    return this.http.post<Record<string, unknown>>(`${this.ingester}/files/${encodeURIComponent(fileId)}/transfer`, {
+  transfer(fileId: string, targetStorageElementId: string): Observable<Transaction> {
+    return this.http.post<Transaction>(`${this.ingester}/files/${encodeURIComponent(fileId)}/transfer`, {
       target_storage_element_id: targetStorageElementId,
     });
+  }
+
+  transaction(id: string): Observable<Transaction> {
+    return this.http.get<Transaction>(`${this.ingester}/transactions/${encodeURIComponent(id)}`);
+  }
+
+  /**
+   * Ждёт итога саги опросом раз в секунду (не дольше трёх минут): иначе список файлов,
+   * обновлённый сразу после 202, показал бы файл ещё на старом элементе.
+   */
+  awaitTransaction(tx: Transaction): Observable<Transaction> {
+    if (TERMINAL_STATES.includes(tx.state)) {
+      return of(tx);
+    }
+    return timer(TX_POLL_MS, TX_POLL_MS).pipe(
+      take(TX_POLL_LIMIT),
+      concatMap(() => this.transaction(tx.id)),
+      takeWhile((current) => !TERMINAL_STATES.includes(current.state), true),
+      last(),
+    );
   }
 }
 

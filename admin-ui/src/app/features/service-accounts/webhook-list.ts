@@ -30,13 +30,13 @@ import { WebhookForm } from './webhook-form';
       <div class="page-header">
         <a mat-icon-button routerLink="/service-accounts" aria-label="К аккаунтам"><mat-icon>arrow_back</mat-icon></a>
         <h1>Вебхуки{{ account()?.name ? ' — ' + account()!.name : '' }}</h1>
-        <button mat-flat-button (click)="create()"><mat-icon>add</mat-icon>Добавить</button>
+        <button mat-flat-button (click)="create()" data-testid="wh-create"><mat-icon>add</mat-icon>Добавить</button>
       </div>
       @if (loading()) { <mat-progress-bar mode="indeterminate" class="loading-bar" /> }
       @if (error()) { <div class="inline-error" role="alert">{{ error() }}</div> }
       @if (webhooks().length) {
         <div class="table-wrap">
-          <table mat-table [dataSource]="webhooks()">
+          <table mat-table [dataSource]="webhooks()" data-testid="wh-table">
             <ng-container matColumnDef="url">
               <th mat-header-cell *matHeaderCellDef>URL</th>
               <td mat-cell *matCellDef="let w" class="mono">{{ w.url }}</td>

@@ -8,8 +8,8 @@ import { StorageElementList, reportSummary } from './storage-element-list';
 import { StorageElement, StorageElementsApi } from './storage-elements-api';
 
 const ELEMENTS: StorageElement[] = [
-  { id: 1, name: 'se-edit', api_url: 'http://se1:8010', mode: 'edit', status: 'online', capacity_bytes: 1000, used_bytes: 100, file_count: 3, priority: 10 },
-  { id: 2, name: 'se-rw', api_url: 'http://se2:8011', mode: 'rw', status: 'offline', capacity_bytes: 1000, used_bytes: 950, file_count: 9, priority: 20 },
+  { id: 'se-1', name: 'se-edit', api_url: 'http://se1:8010', mode: 'edit', status: 'online', capacity_bytes: 1000, used_bytes: 100, file_count: 3, priority: 10 },
+  { id: 'se-2', name: 'se-rw', api_url: 'http://se2:8011', mode: 'rw', status: 'offline', capacity_bytes: 1000, used_bytes: 950, file_count: 9, priority: 20 },
 ];
 
 describe('StorageElementList', () => {
@@ -68,7 +68,7 @@ describe('StorageElementList', () => {
     const cmp = fixture.componentInstance as unknown as { changeMode(el: StorageElement): void };
     cmp.changeMode(ELEMENTS[1]);
     expect(dialog.open.mock.calls[0][1].data.title).toContain('ro');
-    expect(api['changeMode']).toHaveBeenCalledWith(2, 'ro');
+    expect(api['changeMode']).toHaveBeenCalledWith('se-2', 'ro');
 
     api['changeMode'].mockClear();
     cmp.changeMode(ELEMENTS[0]);

@@ -1,4 +1,4 @@
-import { DatePipe } from '@angular/common';
+import { DatePipe, SlicePipe } from '@angular/common';
 import { ChangeDetectionStrategy, Component, OnInit, inject, signal } from '@angular/core';
 import { MatButtonModule } from '@angular/material/button';
 import { MatDialog } from '@angular/material/dialog';
@@ -34,7 +34,7 @@ const MODE_WARNINGS: Partial<Record<StorageMode, string>> = {
 @Component({
   selector: 'app-storage-element-list',
   imports: [
-    DatePipe, MatTableModule, MatButtonModule, MatIconModule, MatMenuModule, MatProgressBarModule,
+    DatePipe, SlicePipe, MatTableModule, MatButtonModule, MatIconModule, MatMenuModule, MatProgressBarModule,
     MatTooltipModule, CapacityBar, EmptyState,
   ],
   changeDetection: ChangeDetectionStrategy.OnPush,

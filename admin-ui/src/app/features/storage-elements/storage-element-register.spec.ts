@@ -32,7 +32,7 @@ describe('StorageElementRegister', () => {
   }
 
   it('сначала discover с предпросмотром, затем регистрация', async () => {
-    api.discover.mockReturnValue(of({ element_id: 'se-03', mode: 'rw', capacity_bytes: 1073741824 }));
+    api.discover.mockReturnValue(of({ id: 'se-03', mode: 'rw', capacity_bytes: 1073741824 }));
     api.register.mockReturnValue(of({ id: 3, name: 'se-03' }));
     const { fixture, el } = await setup();
     const confirmBtn = el.querySelector<HTMLButtonElement>('[data-testid=se-confirm]')!;

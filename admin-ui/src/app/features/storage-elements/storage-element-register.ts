@@ -61,7 +61,7 @@ export class StorageElementRegister {
       .subscribe({
         next: (info) => {
           this.preview.set(info);
-          const suggested = info['name'] ?? info['element_id'] ?? info['id'];
+          const suggested = info['name'] ?? info['id'];
           if (!this.form.controls.name.value && typeof suggested === 'string') {
             this.form.controls.name.setValue(suggested);
           }

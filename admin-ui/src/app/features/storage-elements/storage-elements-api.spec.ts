@@ -36,20 +36,20 @@ describe('StorageElementsApi', () => {
   });
 
   it('операции над элементом идут по своим адресам', () => {
-    api.sync(7).subscribe();
-    api.changeMode(7, 'ro').subscribe();
-    api.cacheConsistency(7).subscribe();
-    api.cacheRebuild(7).subscribe();
-    api.scrub(7).subscribe();
+    api.sync('se-7').subscribe();
+    api.changeMode('se-7', 'ro').subscribe();
+    api.cacheConsistency('se-7').subscribe();
+    api.cacheRebuild('se-7').subscribe();
+    api.scrub('se-7').subscribe();
     api.summary().subscribe();
-    api.remove(7).subscribe();
-    expect(http.expectOne(`${BASE}/7/sync`).request.method).toBe('POST');
-    expect(http.expectOne(`${BASE}/7/mode`).request.body).toEqual({ mode: 'ro' });
-    expect(http.expectOne(`${BASE}/7/cache/consistency`).request.method).toBe('GET');
-    expect(http.expectOne(`${BASE}/7/cache/rebuild`).request.method).toBe('POST');
-    expect(http.expectOne(`${BASE}/7/scrub`).request.method).toBe('POST');
+    api.remove('se-7').subscribe();
+    expect(http.expectOne(`${BASE}/se-7/sync`).request.method).toBe('POST');
+    expect(http.expectOne(`${BASE}/se-7/mode`).request.body).toEqual({ mode: 'ro' });
+    expect(http.expectOne(`${BASE}/se-7/cache/consistency`).request.method).toBe('GET');
+    expect(http.expectOne(`${BASE}/se-7/cache/rebuild`).request.method).toBe('POST');
+    expect(http.expectOne(`${BASE}/se-7/scrub`).request.method).toBe('POST');
     expect(http.expectOne(`${BASE}/stats/summary`).request.method).toBe('GET');
-    expect(http.expectOne(`${BASE}/7`).request.method).toBe('DELETE');
+    expect(http.expectOne(`${BASE}/se-7`).request.method).toBe('DELETE');
   });
 });
 

@@ -6,27 +6,39 @@ import { AppConfig } from '../../core/config/app-config';
 
 export type StorageMode = 'edit' | 'rw' | 'ro' | 'ar';
 
+/**
+ * Элемент реестра (ElementOut admin-module). id — тот же идентификатор, что элемент сообщает в /info
+ * и что лежит в storage_element_id файла. Пока элемент не ответил ни разу, mode и ёмкость неизвестны.
+ */
 export interface StorageElement {
-  id: string | number;
-  element_id?: string | null;
+  id: string;
   name: string;
-  description?: string | null;
   api_url: string;
-  mode: StorageMode;
-  status: string;
-  priority?: number | null;
+  mode: StorageMode | null;
+  status: 'online' | 'degraded' | 'offline' | string;
+  priority: number;
   storage_type?: string | null;
   capacity_bytes?: number | null;
   used_bytes?: number | null;
+  free_bytes?: number | null;
   file_count?: number | null;
   retention_days?: number | null;
+  version?: string | null;
+  last_seen_at?: string | null;
   last_health_check?: string | null;
-  [extra: string]: unknown;
+  /** Почему последний опрос не удался — показываем рядом со статусом. */
+  last_error?: string | null;
+  registered_at?: string;
+  updated_at?: string;
 }
 
-/** Сводка реестра. Поля, которых сервер не прислал, экран досчитывает по списку элементов. */
+/**
+ * Сводка реестра (SummaryOut). expiring_soon сервер пока не считает — без него карточка «Скоро истекают»
+ * заменяется свободным местом. Остальные поля, которых нет, экран досчитывает по списку элементов.
+ */
 export interface StorageSummary {
   total_elements?: number;
+  free_bytes?: number;
   online_elements?: number;
   total_capacity_bytes?: number;
   total_used_bytes?: number;
@@ -54,7 +66,7 @@ export const MODE_LABELS: Record<StorageMode, string> = {
 };
 
 /** Разрешённые через API переходы: rw → ro → ar. edit и выход из ar меняются только конфигурацией. */
-export function nextMode(mode: StorageMode): StorageMode | null {
+export function nextMode(mode: StorageMode | null): StorageMode | null {
   return mode === 'rw' ? 'ro' : mode === 'ro' ? 'ar' : null;
 }
 
