@@ -36,7 +36,13 @@ def _ensure_ui_built() -> None:
         pytest.fail("нет npm (Node.js): браузерные тесты admin-ui без него не запустить")
     if not (UI / "node_modules" / "playwright-core").is_dir():
         subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=UI, check=True, timeout=900)
-    # Сборка всегда заново: dist не в git и мог остаться от другой ревизии исходников.
+    # dist не в git и мог остаться от другой ревизии исходников: собираем, если он старше хоть одного исходника
+    # (scripts/test.sh только что собрал — тогда второй раз не нужно).
+    index = UI / "dist" / "admin-ui" / "browser" / "index.html"
+    sources = [p for d in ("src", "public") for p in (UI / d).rglob("*") if p.is_file()]
+    sources += [UI / "angular.json", UI / "package-lock.json"]
+    if index.exists() and all(p.stat().st_mtime <= index.stat().st_mtime for p in sources):
+        return
     build = subprocess.run([npm, "exec", "--", "ng", "build", "--configuration", "production"], cwd=UI,
                            capture_output=True, text=True, timeout=900)
     if build.returncode != 0:
