@@ -9,10 +9,12 @@ from pydantic import BaseModel, Field
 
 from artstore_common import Role
 
+from ..request_model import RequestModel
+
 AccountStatus = Literal["active", "suspended"]
 
 
-class AccountCreate(BaseModel):
+class AccountCreate(RequestModel):
     name: str = Field(min_length=1, max_length=200)
     role: Role = Role.USER
     description: str | None = Field(None, max_length=2000)
@@ -20,7 +22,7 @@ class AccountCreate(BaseModel):
     client_id: str | None = Field(None, min_length=3, max_length=200, pattern=r"^[A-Za-z0-9_.\-]+$")
 
 
-class AccountUpdate(BaseModel):
+class AccountUpdate(RequestModel):
     name: str | None = Field(None, min_length=1, max_length=200)
     role: Role | None = None
     status: AccountStatus | None = None

@@ -8,14 +8,16 @@ from pydantic import BaseModel, Field
 
 from artstore_common import Role
 
+from ..request_model import RequestModel
 
-class LoginRequest(BaseModel):
+
+class LoginRequest(RequestModel):
     username: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=1, max_length=1000)
     totp_code: str | None = Field(None, max_length=12)
 
 
-class RefreshRequest(BaseModel):
+class RefreshRequest(RequestModel):
     refresh_token: str = Field(min_length=1, max_length=500)
 
 
@@ -40,7 +42,7 @@ class MeOut(BaseModel):
     last_login_at: datetime | None = None
 
 
-class ChangePasswordRequest(BaseModel):
+class ChangePasswordRequest(RequestModel):
     current_password: str = Field(min_length=1, max_length=1000)
     new_password: str = Field(min_length=1, max_length=1000)
 
@@ -50,18 +52,18 @@ class TotpEnrollOut(BaseModel):
     otpauth_uri: str
 
 
-class TotpVerifyRequest(BaseModel):
+class TotpVerifyRequest(RequestModel):
     code: str = Field(min_length=6, max_length=12)
 
 
-class AdminUserCreate(BaseModel):
+class AdminUserCreate(RequestModel):
     username: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.@\-]+$")
     password: str = Field(min_length=1, max_length=1000)
     role: Role = Role.ADMIN
     is_active: bool = True
 
 
-class AdminUserUpdate(BaseModel):
+class AdminUserUpdate(RequestModel):
     role: Role | None = None
     is_active: bool | None = None
     password: str | None = Field(None, min_length=1, max_length=1000, description="Сброс пароля администратором")

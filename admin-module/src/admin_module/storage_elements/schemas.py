@@ -7,11 +7,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ..request_model import RequestModel
+
 Mode = Literal["edit", "rw", "ro", "ar"]
 Status = Literal["online", "degraded", "offline"]
 
 
-class DiscoverRequest(BaseModel):
+class DiscoverRequest(RequestModel):
     api_url: str = Field(min_length=8, max_length=500, pattern=r"^https?://", description="Базовый адрес элемента")
 
 
@@ -20,13 +22,13 @@ class RegisterRequest(DiscoverRequest):
     priority: int | None = Field(None, ge=0, le=1_000_000)
 
 
-class ElementUpdate(BaseModel):
+class ElementUpdate(RequestModel):
     name: str | None = Field(None, min_length=1, max_length=200)
     priority: int | None = Field(None, ge=0, le=1_000_000)
     api_url: str | None = Field(None, min_length=8, max_length=500, pattern=r"^https?://")
 
 
-class ModeRequest(BaseModel):
+class ModeRequest(RequestModel):
     mode: Mode
 
 

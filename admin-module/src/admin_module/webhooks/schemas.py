@@ -7,17 +7,19 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ..request_model import RequestModel
+
 EventType = Literal["file_uploaded", "file_deleted", "file_expiring", "file_restored", "restore_failed",
                     "file_finalized", "file_transferred", "file_expired"]
 
 
-class WebhookCreate(BaseModel):
+class WebhookCreate(RequestModel):
     url: str = Field(min_length=8, max_length=1000, pattern=r"^https?://")
     events: list[EventType] = Field(min_length=1)
     is_active: bool = True
 
 
-class WebhookUpdate(BaseModel):
+class WebhookUpdate(RequestModel):
     url: str | None = Field(None, min_length=8, max_length=1000, pattern=r"^https?://")
     events: list[EventType] | None = Field(None, min_length=1)
     is_active: bool | None = None
