@@ -116,3 +116,4 @@ def test_creation_with_upload(shared) -> None:
     assert r.status_code == 201 and r.headers["Upload-Offset"] == str(len(data))
     info = _file_info(shared.url, shared.headers(), r.headers["Location"])
     assert info["file"]["checksum"] == hashlib.sha256(data).hexdigest()
+    assert r.headers["X-File-Id"] == info["file"]["file_id"]  # id файла — в ответе, завершившем загрузку

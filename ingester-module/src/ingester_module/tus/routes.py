@@ -36,6 +36,9 @@ def _base_headers(upload: TusUpload | None = None) -> dict[str, str]:
     headers = {"Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store"}
     if upload is not None:
         headers["Upload-Expires"] = format_datetime(datetime.fromtimestamp(upload.expires_ts, UTC), usegmt=True)
+        if upload.result is not None:
+            # Браузерному клиенту (tus-js-client) нужен id файла из ответа на последний PATCH.
+            headers["X-File-Id"] = str(upload.result["file_id"])
     return headers
 
 
@@ -102,12 +105,12 @@ async def tus_create(request: Request, principal: Principal = require_roles(Role
                        length, expires.isoformat(), expires.timestamp(), meta)
     store: TusStore = state.tus_store
     await store.save(upload, ttl)
-    headers = {**_base_headers(upload), "Location": f"/api/v1/uploads/{upload_id}", "Upload-Offset": "0"}
+    offset = 0
     if request.headers.get("content-type", "").startswith(OCTET):  # creation-with-upload
         offset = await _append(request, upload, principal, 0)
-        headers["Upload-Offset"] = str(offset)
     elif length == 0:
         await _complete(request, upload, principal)
+    headers = {**_base_headers(upload), "Location": f"/api/v1/uploads/{upload_id}", "Upload-Offset": str(offset)}
     return Response(status_code=201, headers=headers)
 
 
