@@ -57,6 +57,7 @@ async def test_put_get_content_roundtrip(settings, admin, token_factory) -> None
         assert r.status_code == 206 and r.content == data[:1]
         info = (await c.get("/api/v1/info")).json()
         assert info["file_count"] == 1 and info["used_bytes"] == len(data)
+        assert info["expiring_soon"] == 1  # временный файл с ttl_days=3 попадает в окно уведомлений (7 дней)
         ready = await c.get("/health/ready")
         assert ready.status_code == 200, ready.text
         assert set(ready.json()["checks"]) == {"database", "storage", "wal", "redis"}

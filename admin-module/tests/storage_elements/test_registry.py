@@ -50,10 +50,12 @@ async def test_discover_register_snapshot_and_delete(admin: Admin, auth: dict[st
 
     fake_element.info["file_count"] = 3
     fake_element.info["mode"] = "ro"
+    fake_element.info["expiring_soon"] = 2
     r = await c.post("/api/v1/storage-elements/se-test-01/sync", headers=auth)
     assert r.status_code == 200 and r.json()["file_count"] == 3 and r.json()["mode"] == "ro"
     summary = (await c.get("/api/v1/storage-elements/stats/summary", headers=auth)).json()
     assert summary["total"] == 1 and summary["online"] == 1 and summary["file_count"] == 3
+    assert summary["expiring_soon"] == 2
     assert summary["by_mode"] == {"ro": 1} and summary["capacity_bytes"] == 1 << 30
 
     r = await c.delete("/api/v1/storage-elements/se-test-01", headers=auth)

@@ -220,6 +220,13 @@ class Cache:
             row = (await conn.execute(text(f"SELECT count(*), coalesce(sum(stored_size), 0) FROM {self.table}"))).one()
         return int(row[0]), int(row[1])
 
+    async def expiring_count(self, days: int) -> int:
+        """Сколько файлов истекает в ближайшие ``days`` дней (индекс по expires_at)."""
+        sql = (f"SELECT count(*) FROM {self.table} WHERE expires_at > now() "
+               "AND expires_at <= now() + make_interval(days => :d)")
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(text(sql), {"d": days})).scalar_one())
+
     async def set_corrupted(self, file_id: str, value: bool) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(text(f"UPDATE {self.table} SET corrupted = :v WHERE file_id = :f"),

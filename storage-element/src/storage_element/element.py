@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,6 +67,7 @@ class Element:
         self.background: set[asyncio.Task[Any]] = set()
         # пересборка кэша и скраб не идут одновременно: оба обходят всё дерево и пишут в одни строки
         self.maintenance = asyncio.Lock()
+        self._expiring: tuple[float, int | None] = (-1e9, None)
         self.metrics = Metrics(registry, self)
 
     @property
@@ -118,6 +120,16 @@ class Element:
         return {"file_id": attr["file_id"], "storage_element_id": self.settings.element_id,
                 "owner_id": attr.get("created_by_id"), "original_filename": attr.get("original_filename"),
                 **extra}
+
+    async def expiring_soon(self) -> int | None:
+        """Для /info и панели оператора; считается не чаще раза в минуту — /info опрашивают часто."""
+        now = time.monotonic()
+        if now - self._expiring[0] > 60:
+            try:
+                self._expiring = (now, await self.cache.expiring_count(self.settings.expiring_notice_days))
+            except Exception:  # /info не должен падать из-за БД: отдаём прошлое значение
+                return self._expiring[1]
+        return self._expiring[1]
 
     def info(self) -> dict[str, Any]:
         s = self.settings

@@ -44,6 +44,8 @@ class ElementOut(BaseModel):
     used_bytes: int | None
     free_bytes: int | None
     file_count: int | None
+    # файлов, истекающих в ближайшие дни (окно — SE_EXPIRING_NOTICE_DAYS элемента)
+    expiring_soon: int | None = None
     retention_days: int | None
     version: str | None
     last_seen_at: datetime | None
@@ -63,6 +65,7 @@ class SummaryOut(BaseModel):
     used_bytes: int
     free_bytes: int
     file_count: int
+    expiring_soon: int
     by_mode: dict[str, int]
     by_status: dict[str, int]
     # синонимы для admin-ui (StorageSummary)

@@ -45,11 +45,16 @@ def _int(value: Any) -> int | None:
         return None
 
 
+def _expiring(e: StorageElement) -> int | None:
+    return _int((e.info or {}).get("expiring_soon"))
+
+
 def to_out(e: StorageElement) -> ElementOut:
     return ElementOut(
         id=e.id, name=e.name, api_url=e.api_url, priority=e.priority, mode=e.mode, status=e.status,
         storage_type=e.storage_type, capacity_bytes=e.capacity_bytes, used_bytes=e.used_bytes,
-        free_bytes=e.free_bytes, file_count=e.file_count, retention_days=e.retention_days, version=e.version,
+        free_bytes=e.free_bytes, file_count=e.file_count, expiring_soon=_expiring(e),
+        retention_days=e.retention_days, version=e.version,
         last_seen_at=e.last_seen_at, last_health_check=e.last_seen_at, last_error=e.last_error,
         registered_at=e.registered_at, updated_at=e.updated_at,
     )
@@ -68,7 +73,8 @@ def summary(elements: Sequence[StorageElement]) -> SummaryOut:
     return SummaryOut(
         total=len(elements), online=by_status["online"], degraded=by_status["degraded"],
         offline=by_status["offline"], capacity_bytes=capacity, used_bytes=used,
-        free_bytes=sum(e.free_bytes or 0 for e in elements), file_count=files, by_mode=by_mode, by_status=by_status,
+        free_bytes=sum(e.free_bytes or 0 for e in elements), file_count=files,
+        expiring_soon=sum(_expiring(e) or 0 for e in elements), by_mode=by_mode, by_status=by_status,
         total_elements=len(elements), online_elements=by_status["online"], total_capacity_bytes=capacity,
         total_used_bytes=used, total_files=files,
     )

@@ -22,7 +22,7 @@ VERSION = "0.1.0"
 
 @router.get("/info", summary="Сведения об элементе (для discovery)")
 async def info(el: Element = Depends(element)) -> dict[str, Any]:
-    return {**el.info(), "version": VERSION}
+    return {**el.info(), "expiring_soon": await el.expiring_soon(), "version": VERSION}
 
 
 @router.get("/capacity", summary="Ёмкость")
