@@ -40,9 +40,10 @@ async def test_two_instances_run_jobs_once(make_settings: Callable[..., Settings
         await asyncio.sleep(1.0)
         polls = [a.app.state.jobs["registry-poll"].runs - b for a, b in zip((first, second), polls_before, strict=True)]
         hits = fake_element.info_hits - hits_before
-        # опрашивает только лидер: ~5 опросов за секунду, а не ~10
-        assert min(polls) == 0 and 3 <= max(polls) <= 7, polls
-        assert hits == max(polls), (hits, polls)
+        # опрашивает только лидер: у второй реплики — ни одного опроса (без порогов по времени: под нагрузкой
+        # число опросов за секунду плавает, а «ровно один опрашивающий» от нагрузки не зависит)
+        assert min(polls) == 0 and max(polls) >= 1, polls
+        assert max(polls) <= hits <= max(polls) + 1, (hits, polls)
 
         # лидер ушёл — задачу подхватывает другая реплика
         leader = first if first.app.state.jobs["registry-poll"].is_leader else second
