@@ -7,12 +7,10 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,42 +24,13 @@ from artstore_common.testing import (
     TEST_ISSUER,
     JWKSServer,
     TokenFactory,
+    TokenServer,
     UvicornThread,
     create_database,
     drop_database,
     free_port,
     wait_http,
 )
-
-
-class TokenIssuer:
-    """Заменяет /auth/token admin-module: выдаёт токен ADMIN сервисному аккаунту ingester."""
-
-    def __init__(self, factory: TokenFactory) -> None:
-        outer = self
-        self.factory = factory
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                token = outer.factory.issue("ADMIN", sub="ingester-service", name="ingester")
-                body = json.dumps({"access_token": token, "token_type": "Bearer", "expires_in": 1800}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/v1/auth/token"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @dataclass
@@ -93,7 +62,7 @@ class Fleet:
         self.namespace = namespace
         self.factory = TokenFactory()
         self.jwks = JWKSServer(self.factory)
-        self.issuer = TokenIssuer(self.factory)
+        self.issuer = TokenServer(self.factory, sub="ingester-service", name="ingester")
         self.elements: dict[str, ElementHandle] = {}
         self.ingesters: list[UvicornThread] = []
         self.version = 0

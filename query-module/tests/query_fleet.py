@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -15,46 +13,11 @@ import httpx
 import redis
 
 from artstore_common import discovery_channel, discovery_key, events_channel, make_event
-from artstore_common.testing import TEST_ISSUER, JWKSServer, TokenFactory, UvicornThread
+from artstore_common.testing import TEST_ISSUER, JWKSServer, TokenFactory, TokenServer, UvicornThread
 from query_module.app import create_app
 from query_module.settings import Settings
 from storage_element.app import create_app as create_element
 from storage_element.settings import Settings as ElementSettings
-
-
-class TokenServer:
-    """Точка выдачи токенов (как admin-module /auth/token) для ServiceTokenProvider query-module."""
-
-    def __init__(self, factory: TokenFactory) -> None:
-        # столько следующих токенов выдать «чужими» (другой издатель) — элемент их отвергнет
-        self.bad = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                extra = {}
-                if outer.bad > 0:
-                    outer.bad -= 1
-                    extra["iss"] = "someone-else"
-                token = factory.issue("ADMIN", sub="sa-query", name="query-module", **extra)
-                body = json.dumps({"access_token": token, "token_type": "Bearer", "expires_in": 1800}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/v1/auth/token"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class Element:

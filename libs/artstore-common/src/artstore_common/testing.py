@@ -13,6 +13,7 @@ import os
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -138,35 +139,80 @@ class TokenFactory:
         return {"Authorization": f"Bearer {self.issue(role, **kw)}"}
 
 
-class JWKSServer:
-    """Настоящий HTTP-сервер на loopback, отдающий JWKS фабрики (и считающий запросы)."""
+class _JsonServer(ABC):
+    """Настоящий HTTP-сервер на loopback, отвечающий JSON из ``answer()`` на любой GET/POST."""
 
-    def __init__(self, factory: TokenFactory) -> None:
-        self.factory = factory
+    path = "/"
+
+    def __init__(self) -> None:
         self.requests = 0
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
+            def _reply(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 outer.requests += 1
-                body = json.dumps(outer.factory.jwks()).encode()
+                body = json.dumps(outer.answer()).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
 
+            do_GET = do_POST = _reply
+
             def log_message(self, *args: Any) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/.well-known/jwks.json"
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{self.path}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    @abstractmethod
+    def answer(self) -> dict[str, Any]:
+        """Тело ответа на очередной запрос."""
 
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class JWKSServer(_JsonServer):
+    """JWKS фабрики токенов по HTTP (и счётчик запросов — для проверки частоты перечитывания)."""
+
+    path = "/.well-known/jwks.json"
+
+    def __init__(self, factory: TokenFactory) -> None:
+        self.factory = factory
+        super().__init__()
+
+    def answer(self) -> dict[str, Any]:
+        return self.factory.jwks()
+
+
+class TokenServer(_JsonServer):
+    """Вместо ``/auth/token`` admin-module: выдаёт сервисный токен ADMIN.
+
+    ``bad`` — сколько следующих токенов выдать с чужим издателем (проверка повторного получения токена).
+    """
+
+    path = "/api/v1/auth/token"
+
+    def __init__(self, factory: TokenFactory, *, sub: str = "sa-service", name: str = "service") -> None:
+        self.factory = factory
+        self.sub = sub
+        self.name = name
+        self.bad = 0
+        super().__init__()
+
+    def answer(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.bad > 0:
+            self.bad -= 1
+            extra["iss"] = "someone-else"
+        token = self.factory.issue("ADMIN", sub=self.sub, name=self.name, **extra)
+        return {"access_token": token, "token_type": "Bearer", "expires_in": 1800}
 
 
 @pytest.fixture
@@ -235,6 +281,7 @@ __all__ = [
     "TEST_ISSUER",
     "JWKSServer",
     "TokenFactory",
+    "TokenServer",
     "UvicornThread",
     "create_database",
     "drop_database",
