@@ -61,9 +61,14 @@ async def test_scrub_flags_corruption_and_download_refuses(make_settings, backen
         streamed = (await put(c, admin, b"live" * 1000)).json()
         await _flip_byte(el, bad["storage_path"])
         await _flip_byte(el, streamed["storage_path"])
-        # полная отдача сверяет хэш на лету: несовпадение обрывает поток, а не завершает его успешно
-        with pytest.raises(Exception, match="sha256"):
-            await c.get(f"/api/v1/files/{streamed['file_id']}/content", headers=admin)
+        # полная отдача сверяет хэш: малый файл с локального диска проверяется до отправки (явный 409),
+        # потоковая отдача — на лету (обрыв потока); успешным ответ не бывает ни в одном случае
+        try:
+            r = await c.get(f"/api/v1/files/{streamed['file_id']}/content", headers=admin)
+        except Exception as exc:  # обрыв потока — тоже ожидаемый исход
+            assert "sha256" in str(exc)
+        else:
+            assert r.status_code == 409 and r.json()["code"] == "file_corrupted"
         r = await c.get(f"/api/v1/files/{streamed['file_id']}/content", headers=admin)
         assert r.status_code == 409 and r.json()["code"] == "file_corrupted"
         rep = (await c.post("/api/v1/scrub", headers=admin)).json()
@@ -79,3 +84,20 @@ async def test_scrub_flags_corruption_and_download_refuses(make_settings, backen
         assert "artstore_scrub_runs_total 1.0" in metrics
         assert "artstore_scrub_corruptions_total 2.0" in metrics
         assert 'artstore_storage_files{storage_element="se-t1"} 3.0' in metrics
+
+
+async def test_large_corrupt_file_stream_is_aborted(make_settings, admin) -> None:
+    # больше порога малых тел: отдаётся потоком кусками, хэш сверяется в конце — обрыв, а не успех
+    async with running(make_settings()) as (app, c):
+        el = app.state.element
+        body = bytes(range(256)) * (9 * 4096 + 7)  # ≈ 9 МиБ: несколько кусков потоковой отдачи
+        big = (await put(c, admin, body)).json()
+        r = await c.get(f"/api/v1/files/{big['file_id']}/content", headers=admin)
+        assert r.status_code == 200 and r.content == body
+        r = await c.get(f"/api/v1/files/{big['file_id']}/content", headers={**admin, "Range": "bytes=100-5000000"})
+        assert r.status_code == 206 and r.content == body[100:5000001]
+        await _flip_byte(el, big["storage_path"])
+        with pytest.raises(Exception, match="sha256"):
+            await c.get(f"/api/v1/files/{big['file_id']}/content", headers=admin)
+        r = await c.get(f"/api/v1/files/{big['file_id']}/content", headers=admin)
+        assert r.status_code == 409 and r.json()["code"] == "file_corrupted"

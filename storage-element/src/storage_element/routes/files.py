@@ -73,8 +73,10 @@ async def get_file(file_id: str, _: CurrentPrincipal, el: Element = Depends(elem
 
 @router.get("/{file_id}/content", summary="Содержимое файла (Range, ETag, Repr-Digest)",
             response_class=Response)
-async def get_content(file_id: str, request: Request, _: CurrentPrincipal, raw: bool = Query(False),
-                      el: Element = Depends(element)) -> Response:
+async def get_content(file_id: str, request: Request, _: CurrentPrincipal, raw: bool = Query(False)) -> Response:
+    # элемент — прямо из состояния приложения: синхронная зависимость FastAPI уходит в пул потоков,
+    # и на горячем пути скачивания это был лишний переход поток↔цикл событий на каждый запрос
+    el: Element = request.app.state.element
     return await content_response(el, request, await _attr(el, file_id), raw)
 
 
