@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
+import aiohttp
+import httpx
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -13,12 +15,17 @@ from artstore_common import ProblemError, Role, request_id_var, require_roles
 from ..elements import Element, ElementError
 from .locate import Location, Locator, not_found
 from .proxy import FORWARD_REQUEST, UpstreamStreamResponse, content_disposition, forward_headers
-from .upstream import ContentStreamer
+from .upstream import ContentStreamer, Upstream
 
 router = APIRouter(prefix="/api/v1/files", tags=["files"])
 READERS = require_roles(Role.ADMIN, Role.USER, Role.AUDITOR, Role.READONLY)
 WRITERS = require_roles(Role.ADMIN, Role.USER)
 FileId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", description="Идентификатор файла")]
+
+
+# Порог тела, которое query читает у элемента целиком (тот же, что у элемента для отдачи одним куском).
+SMALL_BODY = 1024 * 1024
+_OUTCOME = {200: "ok", 206: "range", 304: "not_modified"}
 
 
 class _NotHere(Exception):
@@ -75,6 +82,9 @@ async def _open(request: Request, file_id: str, loc: Location) -> Response:
             out = forward_headers(upstream)
             if "content-disposition" not in out and loc.meta and loc.meta.get("original_filename"):
                 out["content-disposition"] = content_disposition(str(loc.meta["original_filename"]))
+            length = out.get("content-length")
+            if status == 304 or (length is not None and length.isdigit() and int(length) <= SMALL_BODY):
+                return await _buffered(app, upstream, status, out)
             return UpstreamStreamResponse(upstream, out, app.state.metrics.download_done)
         body = await upstream.read()
         if status == 416:
@@ -89,6 +99,21 @@ async def _open(request: Request, file_id: str, loc: Location) -> Response:
     except BaseException:
         await upstream.aclose()
         raise
+
+
+async def _buffered(app: Any, upstream: Upstream, status: int, headers: dict[str, str]) -> Response:
+    """Малое тело (64 КиБ, хвост 1 МиБ по Range) — целиком и одним Response: потоковый ответ со своей
+    группой задач, слежением за обрывом и отправкой по порциям стоит больше самой пересылки."""
+    try:
+        body = await upstream.read()
+    except (aiohttp.ClientError, httpx.HTTPError, TimeoutError, OSError) as exc:
+        # элемент оборвал тело (например, хэш не сошёлся): неполные байты клиенту не отдаём;
+        # исход в метриках учтёт обработчик ProblemError в download
+        raise ProblemError(502, "upstream_error", f"элемент оборвал ответ: {type(exc).__name__} {exc}") from exc
+    finally:
+        await upstream.aclose()
+    app.state.metrics.download_done(_OUTCOME.get(status, "ok"), len(body))
+    return Response(body, status_code=status, headers=headers)
 
 
 @router.get("/{file_id}/download", dependencies=[READERS], summary="Скачать файл (Range, If-Range, ETag)",

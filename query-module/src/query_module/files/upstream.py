@@ -9,7 +9,7 @@ ServiceClient для этого элемента, так что состояни
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -28,8 +28,12 @@ class Upstream:
     headers: Any
     chunks: AsyncIterator[bytes]
     _stack: AsyncExitStack
+    # целиком одним вызовом транспорта (aiohttp собирает тело без итерации по порциям в Python)
+    _read_all: Callable[[], Awaitable[bytes]] | None = None
 
     async def read(self) -> bytes:
+        if self._read_all is not None:
+            return await self._read_all()
         return b"".join([c async for c in self.chunks])
 
     async def aclose(self) -> None:
@@ -89,7 +93,7 @@ class ContentStreamer:
                 self.on_unauthorized()
                 continue
             break
-        return Upstream(resp.status, resp.headers, resp.content.iter_any(), stack)
+        return Upstream(resp.status, resp.headers, resp.content.iter_any(), stack, resp.read)
 
     async def _open_httpx(self, base: str, path: str, headers: dict[str, str]) -> Upstream:
         stack = AsyncExitStack()
