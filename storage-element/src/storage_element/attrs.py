@@ -42,7 +42,7 @@ def parse_dt(value: Any) -> datetime | None:
 
 def encode(attr: dict[str, Any]) -> bytes:
     """Сериализация с проверкой предела; кириллица без \\u-экранирования — так она и считается в 4 КБ."""
-    data = json.dumps(attr, ensure_ascii=False, separators=(",", ":"), sort_keys=False).encode()
+    data = json.dumps(attr, ensure_ascii=False, separators=(",", ":"), sort_keys=False, allow_nan=False).encode()
     if len(data) > MAX_ATTR_BYTES:
         raise ProblemError(
             413, "attributes_too_large",

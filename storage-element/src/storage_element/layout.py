@@ -22,12 +22,15 @@ _KEY = re.compile(r"^\d{4}/\d{2}/\d{2}/\d{2}/[^/]+$")
 
 
 def valid_file_id(file_id: str) -> bool:
-    return bool(_FILE_ID.match(file_id)) and ".." not in file_id
+    # fullmatch: у re.match «$» совпадает и перед завершающим \n — id с переводом строки прошёл бы
+    return bool(_FILE_ID.fullmatch(file_id)) and ".." not in file_id
 
 
 def clean_component(text: str, fallback: str) -> str:
     """Безопасный кусок имени: кириллица и прочие буквы остаются, опасное — в «_»."""
     text = unicodedata.normalize("NFC", text)
+    # невидимые символы форматирования (в т.ч. RLO U+202E) подменяют видимое расширение имени
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     text = _UNSAFE.sub("_", text).strip().lstrip(".").strip()
     text = re.sub(r"\s+", " ", text)
     return text or fallback
@@ -75,7 +78,7 @@ def attr_key(key: str) -> str:
 
 def valid_key(key: str) -> bool:
     """Ключ из attr.json/WAL проверяется, прежде чем стать путём: вдруг файл подложен руками."""
-    if not _KEY.match(key):
+    if not _KEY.fullmatch(key) or "\x00" in key:
         return False
     parts = PurePosixPath(key).parts
     return all(p not in ("", ".", "..") and not p.startswith(".") for p in parts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from datetime import datetime
 from typing import Any, Literal
 
@@ -31,6 +32,17 @@ class FileMeta(BaseModel):
     compression_algorithm: Literal["gzip", "brotli"] | None = None
     created_at: datetime | None = None
 
+    @field_validator("original_filename", "content_type", "created_by_id", "created_by_username", "description",
+                     "metadata", "tags")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        """PostgreSQL не хранит NUL в text/jsonb, JSON — NaN/Infinity: такие значения отвергаются сразу,
+        до записи на диск, иначе attr.json лёг бы рядом с данными, а строка кэша — нет."""
+        problem = _unstorable(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
     @field_validator("tags")
     @classmethod
     def _tags(cls, tags: list[str]) -> list[str]:
@@ -40,6 +52,26 @@ class FileMeta(BaseModel):
             if t and t not in out:
                 out.append(t[:100])
         return out
+
+
+def _unstorable(value: Any, depth: int = 0) -> str | None:
+    if depth > 20:
+        return "слишком глубокая вложенность"
+    if isinstance(value, str):
+        return "символ NUL (\\u0000) недопустим" if "\x00" in value else None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "NaN и бесконечность недопустимы в JSON"
+    if isinstance(value, dict):
+        for k, v in value.items():
+            problem = _unstorable(k, depth + 1) or _unstorable(v, depth + 1)
+            if problem:
+                return problem
+    if isinstance(value, list):
+        for v in value:
+            problem = _unstorable(v, depth + 1)
+            if problem:
+                return problem
+    return None
 
 
 def parse_meta_header(value: str | None) -> FileMeta:

@@ -11,7 +11,7 @@ from typing import Any
 
 from . import attrs
 from .element import Element
-from .layout import ATTR_SUFFIX, valid_key
+from .layout import ATTR_SUFFIX, valid_file_id, valid_key
 
 _log = logging.getLogger("storage_element.reconcile")
 
@@ -37,9 +37,16 @@ async def recover(el: Element) -> dict[str, int]:
                 except ValueError:
                     attr = None
             if attr is not None:
-                await el.cache.upsert(attr, size)
-                action = "completed"
-            else:
+                _pin_location(attr, key)
+                try:
+                    await el.cache.upsert(attr, size)
+                    action = "completed"
+                except Exception as exc:
+                    # Строка кэша не легла — операция не была подтверждена клиенту (201 после неё):
+                    # откатываем, иначе элемент не стартует из-за одной плохой записи.
+                    _log.error("WAL: строка кэша для %s не записана (%s) — откат", key, exc)
+                    attr = None
+            if attr is None:
                 await el.backend.rollback(key, str(op["op_id"]))
                 action = "rolled_back"
         result[action] += 1
@@ -50,6 +57,27 @@ async def recover(el: Element) -> dict[str, int]:
         _log.warning("удалено %d временных файлов незавершённых загрузок", leftovers)
     el.wal.reset()
     return result
+
+
+def _pin_location(attr: dict[str, Any], key: str) -> None:
+    """Путь файла — там, где мы его нашли, а не то, что написано внутри attr.json: подложенный или
+    чужой attr.json с ``"storage_path": "/etc/passwd"`` не должен стать путём чтения или удаления."""
+    attr["storage_path"] = key
+    attr["storage_filename"] = key.rsplit("/", 1)[-1]
+
+
+async def _upsert_rows(el: Element, rows: list[dict[str, Any]], errors: list[str]) -> None:
+    """Пачкой; если пачка не легла — по одной, чтобы одна плохая строка не останавливала пересборку."""
+    if not rows:
+        return
+    try:
+        await el.cache.upsert_many(rows)
+    except Exception:
+        for row in rows:
+            try:
+                await el.cache.upsert(row)
+            except Exception as exc:
+                errors.append(f"{row.get('storage_path')}: строка кэша не записана: {exc}"[:500])
 
 
 async def scan(el: Element) -> tuple[dict[str, dict[str, Any]], set[str], set[str], list[str]]:
@@ -65,6 +93,9 @@ async def scan(el: Element) -> tuple[dict[str, dict[str, Any]], set[str], set[st
             elif valid_key(key):
                 data_keys.add(key)
     for key in sorted(attr_keys):
+        if not valid_key(key):
+            errors.append(f"{key}: недопустимый ключ — пропущен")
+            continue
         raw = await el.backend.read_attr(key)
         if raw is None:
             continue
@@ -73,6 +104,10 @@ async def scan(el: Element) -> tuple[dict[str, dict[str, Any]], set[str], set[st
         except (ValueError, KeyError) as exc:
             errors.append(f"{key}: {exc}")
             continue
+        if not valid_file_id(str(attr.get("file_id", ""))):
+            errors.append(f"{key}: недопустимый file_id {attr.get('file_id')!r} — пропущен")
+            continue
+        _pin_location(attr, key)
         attr["_key"] = key
         found[attr["file_id"]] = attr
     return found, data_keys, attr_keys, errors
@@ -97,9 +132,9 @@ async def rebuild(el: Element, mode: str) -> dict[str, Any]:
             continue
         batch.append(attr)
         if len(batch) >= 500:
-            await el.cache.upsert_many(batch)
+            await _upsert_rows(el, batch, errors)
             batch = []
-    await el.cache.upsert_many(batch)
+    await _upsert_rows(el, batch, errors)
     stale = [fid for fid in existing if fid not in found]
     await el.cache.delete_many(stale)
     await el.refresh_totals()

@@ -1,0 +1,66 @@
+"""Недоверенный ввод: подложенный attr.json не задаёт путь чтения, значения, которые нельзя сохранить
+в кэше, отвергаются до записи, id с переводом строки и невидимые символы в именах не проходят."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from storage_element.layout import clean_component, valid_file_id
+
+from .conftest import put, running
+
+
+async def test_tampered_attr_json_cannot_point_outside_root(make_settings, admin, token_factory) -> None:
+    settings = make_settings()
+    data = b"real content of the archived file"
+    async with running(settings) as (_, c):
+        r = await put(c, admin, data, file_id="victim-1")
+        assert r.status_code == 201, r.text
+        key = r.json()["storage_path"]
+        attr_path = Path(settings.data_dir) / (key + ".attr.json")
+        attr = json.loads(attr_path.read_text())
+        attr["storage_path"] = "/etc/passwd"
+        attr_path.write_text(json.dumps(attr, ensure_ascii=False))
+        r = await c.post("/api/v1/cache/rebuild", params={"mode": "full"}, headers=admin)
+        assert r.status_code == 200, r.text
+        reader = token_factory.headers("READONLY")
+        meta = (await c.get("/api/v1/files/victim-1", headers=reader)).json()
+        assert meta["storage_path"] == key  # путь — где файл найден, а не что написано внутри
+        body = await c.get("/api/v1/files/victim-1/content", headers=reader)
+        assert body.content == data and b"root:" not in body.content
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        {"metadata": {"x": math.nan}},
+        {"metadata": {"x": math.inf}},
+        {"metadata": {"k": "a\x00b"}},
+        {"description": "nul\x00here"},
+        {"tags": ["ok", "bad\x00tag"]},
+        {"original_filename": "a\x00.txt"},
+    ],
+)
+async def test_unstorable_values_rejected_before_anything_is_written(make_settings, admin, meta) -> None:
+    settings = make_settings()
+    async with running(settings) as (_, c):
+        r = await put(c, admin, b"payload", **meta)
+        assert r.status_code == 422, r.text
+        assert r.json()["code"] == "invalid_meta"
+        stored = [p for p in Path(settings.data_dir).rglob("*") if p.is_file() and p.parts[-5:-4]
+                  and p.relative_to(settings.data_dir).parts[0].isdigit()]
+        assert stored == []
+
+
+def test_file_id_with_trailing_newline_is_invalid() -> None:
+    assert valid_file_id("abc")
+    assert not valid_file_id("abc\n")
+    assert not valid_file_id("../x")
+
+
+def test_format_characters_are_stripped_from_names() -> None:
+    assert clean_component("invoice\u202egpj.exe", "f") == "invoicegpj.exe"
