@@ -53,13 +53,33 @@ def resolve_kek(configured: str, environment: str, data_dir: Path) -> str:
     return value
 
 
+# bcrypt учитывает не больше 72 байт, а bcrypt 5 на длинном секрете бросает ValueError (→ 500): пароль из
+# 40 кириллических букв — уже 80 байт. Поэтому в bcrypt идёт base64(sha256(секрет)) — 44 байта при любой длине,
+# без NUL-байтов (их bcrypt тоже не переносит), и энтропия длинной фразы не обрезается на 72-м байте.
+# Такие хэши помечены префиксом: проверка по метке однозначна — без второго прогона bcrypt на каждую
+# неудачу и без входа по самому base64(sha256(пароля)) через «старую» ветку.
+PREHASH_PREFIX = "$sha256b64$"
+_BCRYPT_MAX_BYTES = 72
+
+
+def _prehash(secret: str) -> bytes:
+    return base64.b64encode(hashlib.sha256(secret.encode()).digest())
+
+
 def hash_secret(secret: str, rounds: int) -> str:
-    return bcrypt.hashpw(secret.encode(), bcrypt.gensalt(rounds)).decode()
+    return PREHASH_PREFIX + bcrypt.hashpw(_prehash(secret), bcrypt.gensalt(rounds)).decode()
 
 
 def check_secret(secret: str, hashed: str) -> bool:
+    if hashed.startswith(PREHASH_PREFIX):
+        candidate, stored = _prehash(secret), hashed[len(PREHASH_PREFIX):]
+    else:
+        # Хэши, созданные до предхэширования (голый bcrypt): длиннее 72 байт такой секрет не мог быть задан.
+        candidate, stored = secret.encode(), hashed
+        if len(candidate) > _BCRYPT_MAX_BYTES:
+            return False
     try:
-        return bcrypt.checkpw(secret.encode(), hashed.encode())
+        return bcrypt.checkpw(candidate, stored.encode())
     except ValueError:
         return False
 

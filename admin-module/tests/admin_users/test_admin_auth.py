@@ -146,3 +146,52 @@ async def test_admin_users_crud(admin: Admin, auth: dict[str, str]) -> None:
     me = (await c.get("/api/v1/admin-users", params={"search": "admin"}, headers=auth)).json()["items"][0]
     r = await c.delete(f"/api/v1/admin-users/{me['id']}", headers=auth)
     assert r.status_code == 409 and r.json()["code"] == "last_admin"
+
+
+# 40 кириллических букв — 80 байт UTF-8: больше предела bcrypt (72 байта)
+LONG_CYRILLIC = "Длинная-Парольная-Фраза-Кириллицей-Ёжик!"
+
+
+async def test_long_unicode_password_create_login_change(admin: Admin, auth: dict[str, str]) -> None:
+    assert len(LONG_CYRILLIC.encode()) > 72
+    c = admin.client
+    r = await c.post("/api/v1/admin-users", json={"username": "longpass", "password": LONG_CYRILLIC,
+                                                  "role": "AUDITOR"}, headers=auth)
+    assert r.status_code == 201, r.text
+    uid = r.json()["id"]
+    body = await _login(admin, "longpass", LONG_CYRILLIC)
+    # различие после 72-го байта значимо: bcrypt не обрезает фразу молча
+    r = await c.post("/api/v1/admin-auth/login", json={"username": "longpass", "password": LONG_CYRILLIC[:-1] + "?"})
+    assert r.status_code == 401
+    newer = LONG_CYRILLIC + "-и-ещё-длиннее-" + "щ" * 200
+    r = await c.post("/api/v1/admin-auth/change-password",
+                     json={"current_password": LONG_CYRILLIC, "new_password": newer},
+                     headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert r.status_code == 200, r.text
+    await _login(admin, "longpass", newer)
+    r = await c.patch(f"/api/v1/admin-users/{uid}", json={"password": LONG_CYRILLIC + "2"}, headers=auth)
+    assert r.status_code == 200, r.text
+    await _login(admin, "longpass", LONG_CYRILLIC + "2")
+
+
+async def test_long_initial_admin_password(make_settings: Callable[..., Settings]) -> None:
+    async with running(make_settings(initial_admin_password=LONG_CYRILLIC)) as a:
+        await _login(a, password=LONG_CYRILLIC)
+
+
+def test_legacy_bcrypt_hashes_still_verify() -> None:
+    import bcrypt
+
+    from admin_module.security import check_secret, hash_secret
+
+    legacy = bcrypt.hashpw(b"Old-Style-Pass-1", bcrypt.gensalt(4)).decode()
+    assert check_secret("Old-Style-Pass-1", legacy) and not check_secret("Old-Style-Pass-2", legacy)
+    assert not check_secret(LONG_CYRILLIC, legacy)
+    fresh = hash_secret("Old-Style-Pass-1", 4)
+    assert check_secret("Old-Style-Pass-1", fresh) and len(fresh) <= 100
+    # по base64(sha256) без самого пароля не войти
+    import base64
+    import hashlib
+
+    digest = base64.b64encode(hashlib.sha256(b"Old-Style-Pass-1").digest()).decode()
+    assert not check_secret(digest, fresh)
