@@ -73,7 +73,24 @@ def test_invalid_metadata_rejected_nothing_written(shared) -> None:
     r = httpx.post(shared.url + API + "/files/upload", headers=shared.headers(), timeout=30,
                    data={"metadata": "[1,2]"}, files={"file": ("x.bin", b"abc")})
     assert r.status_code == 422
+    # то, что нельзя сохранить в кэше (NaN, NUL), отвергается до записи — иначе на диске остался бы сирота
+    for fields in ({"metadata": '{"x": NaN}'}, {"metadata": '{"x": "a\\u0000b"}'}, {"description": "a\x00b"},
+                   {"ttl_days": "²"}):
+        r = httpx.post(shared.url + API + "/files/upload", headers=shared.headers(), timeout=30,
+                       data=fields, files={"file": ("x.bin", b"abc")})
+        assert r.status_code == 422, (fields, r.text)
     assert {p.name for p in _files(shared.elements["se-edit"].data_dir)} == before
+
+
+def test_hostile_file_ids_are_not_forwarded(shared) -> None:
+    for bad, status in (("abc%00", 400), ("abc%0A", 404), ("x%3Fmode%3Dro", 404), ("..%2F..%2Fetc", 404)):
+        r = httpx.delete(shared.url + API + f"/files/{bad}", headers=shared.headers(), timeout=30)
+        assert r.status_code == status, (bad, r.text)
+        r = httpx.post(shared.url + API + f"/finalize/{bad}", headers=shared.headers(), timeout=30)
+        assert r.status_code == status, (bad, r.text)
+    r = httpx.post(shared.url + API + "/uploads", timeout=30, headers={
+        **shared.headers(), "Tus-Resumable": "1.0.0", "Upload-Length": b"\xb2"})  # «²»: isdigit() истинно
+    assert r.status_code == 400, r.text
 
 
 def test_digest_mismatch_rejected_nothing_written(shared) -> None:

@@ -45,7 +45,8 @@ async def batch_upload(request: Request,
     await enforce_rate_limit(request, principal)
     state.metrics.tally["batch_requests_total"] += 1
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > settings.batch_max_bytes + 1024 * 1024:
+    too_big = settings.batch_max_bytes + 1024 * 1024
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > too_big:
         raise ProblemError(413, "batch_too_large", f"пакет больше {settings.batch_max_bytes} байт")
     service: UploadService = state.uploads
     events = MultipartStream(request.stream(), boundary_of(request.headers.get("content-type"))).events()

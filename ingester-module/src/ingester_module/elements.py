@@ -8,11 +8,16 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from artstore_common import ProblemError, ServiceClient
 
+
+def _seg(value: str) -> str:
+    """Сегмент пути к элементу: id клиента не может дописать к запросу свой путь или query."""
+    return quote(value, safe="")
 
 class ElementError(Exception):
     """Элемент ответил отказом (4xx/5xx) или не ответил вовсе (``status`` = 0)."""
@@ -93,13 +98,13 @@ class ElementClient:
             headers["Content-Length"] = str(length)
         if expected_sha256:
             headers["X-Expected-SHA256"] = expected_sha256
-        status, _, body = await self._send_body(base, "PUT", f"/api/v1/files/{file_id}", content, headers)
+        status, _, body = await self._send_body(base, "PUT", f"/api/v1/files/{_seg(file_id)}", content, headers)
         if status not in (200, 201) or not isinstance(body, dict):
             raise error_from(status, body)
         return body
 
     async def get_attr(self, base: str, file_id: str) -> dict[str, Any] | None:
-        resp = await self._call(base, "GET", f"/api/v1/files/{file_id}")
+        resp = await self._call(base, "GET", f"/api/v1/files/{_seg(file_id)}")
         if resp.status_code == 404:
             return None
         if resp.status_code != 200:
@@ -107,7 +112,7 @@ class ElementClient:
         return dict(resp.json())
 
     async def delete_file(self, base: str, file_id: str) -> bool:
-        resp = await self._call(base, "DELETE", f"/api/v1/files/{file_id}")
+        resp = await self._call(base, "DELETE", f"/api/v1/files/{_seg(file_id)}")
         if resp.status_code == 404:
             return False
         if resp.status_code not in (200, 204):
@@ -117,7 +122,7 @@ class ElementClient:
     @asynccontextmanager
     async def content(self, base: str, file_id: str, *, raw: bool = True) -> AsyncIterator[httpx.Response]:
         try:
-            async with self.http.stream(base, "GET", f"/api/v1/files/{file_id}/content",
+            async with self.http.stream(base, "GET", f"/api/v1/files/{_seg(file_id)}/content",
                                         params={"raw": "true"} if raw else None) as resp:
                 if resp.status_code != 200:
                     await resp.aread()
@@ -137,7 +142,7 @@ class ElementClient:
         return dict(resp.json())
 
     async def upload_state(self, base: str, upload_id: str) -> dict[str, Any] | None:
-        resp = await self._call(base, "GET", f"/api/v1/uploads/{upload_id}")
+        resp = await self._call(base, "GET", f"/api/v1/uploads/{_seg(upload_id)}")
         if resp.status_code == 404:
             return None
         if resp.status_code != 200:
@@ -149,7 +154,7 @@ class ElementClient:
         headers = {"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"}
         if length is not None:
             headers["Content-Length"] = str(length)
-        status, resp_headers, body = await self._send_body(base, "PATCH", f"/api/v1/uploads/{upload_id}",
+        status, resp_headers, body = await self._send_body(base, "PATCH", f"/api/v1/uploads/{_seg(upload_id)}",
                                                            content, headers)
         if status not in (200, 204):
             raise error_from(status, body)
@@ -159,12 +164,12 @@ class ElementClient:
         return int(body["offset"]) if isinstance(body, dict) else 0
 
     async def commit_upload(self, base: str, upload_id: str) -> dict[str, Any]:
-        resp = await self._call(base, "POST", f"/api/v1/uploads/{upload_id}/commit")
+        resp = await self._call(base, "POST", f"/api/v1/uploads/{_seg(upload_id)}/commit")
         if resp.status_code not in (200, 201):
             raise _error(resp)
         return dict(resp.json())
 
     async def delete_upload(self, base: str, upload_id: str) -> None:
-        resp = await self._call(base, "DELETE", f"/api/v1/uploads/{upload_id}")
+        resp = await self._call(base, "DELETE", f"/api/v1/uploads/{_seg(upload_id)}")
         if resp.status_code not in (200, 204, 404):
             raise _error(resp)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -14,6 +15,14 @@ from artstore_common import DiscoveryClient, ProblemError
 from .elements import ElementClient, ElementError
 
 LOC_TTL = 7 * 24 * 3600
+# Такой же формат id, как у элемента: id вне его не может существовать, а попав в URL запроса к элементу
+# (с сервисным токеном ADMIN), переписал бы путь (%3F, %23) или уронил клиент (NUL, \n).
+FILE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+def check_file_id(file_id: str) -> None:
+    if not FILE_ID.fullmatch(file_id) or ".." in file_id:
+        raise ProblemError(404, "file_not_found", "файла с таким id нет: id — латиница, цифры, «-», «_», «.»")
 
 
 class Locator:
@@ -41,6 +50,7 @@ class Locator:
 
     async def locate(self, file_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """(элемент из снимка, attr файла); 404 ``file_not_found``, если файла нет ни на одном."""
+        check_file_id(file_id)
         cached = await self._cached(file_id)
         if cached:
             el = self.discovery.element(cached)
@@ -63,6 +73,7 @@ class Locator:
         return el, attr
 
     async def locate_all(self, file_id: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        check_file_id(file_id)
         elements = [e for e in self.discovery.elements if e.get("api_url") and e.get("status") != "offline"]
 
         async def probe(el: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:

@@ -28,7 +28,7 @@ class RateLimiter:
         claim = principal.claims.get("rate_limit")
         if isinstance(claim, int | float) and claim > 0:
             return int(claim)
-        if isinstance(claim, str) and claim.isdigit() and int(claim) > 0:
+        if isinstance(claim, str) and claim.isascii() and claim.isdigit() and int(claim) > 0:
             return int(claim)
         return self.default_limit
 

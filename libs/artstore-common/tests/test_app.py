@@ -129,3 +129,11 @@ def test_tracing_off_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not tracing_enabled()
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
     assert tracing_enabled()
+
+
+async def test_nul_in_path_or_query_is_400_before_routing() -> None:
+    async with client(make_app()) as c:
+        for url in ("/items/1%00", "/items/1?x=a%00b"):
+            r = await c.get(url)
+            assert r.status_code == 400 and r.json()["code"] == "bad_request", url
+            assert r.headers["content-type"] == "application/problem+json"

@@ -72,7 +72,7 @@ async def tus_create(request: Request, principal: Principal = require_roles(Role
     settings = state.settings
     await enforce_rate_limit(request, principal)
     raw_length = request.headers.get("upload-length")
-    if raw_length is None or not raw_length.isdigit():
+    if raw_length is None or not (raw_length.isascii() and raw_length.isdigit()):
         raise ProblemError(400, "upload_length_required", "нужен Upload-Length (отложенная длина не поддерживается)")
     length = int(raw_length)
     if length > settings.tus_max_size:
@@ -153,7 +153,7 @@ async def tus_patch(upload_id: str, request: Request,
     if not request.headers.get("content-type", "").startswith(OCTET):
         raise ProblemError(415, "unsupported_media_type", f"PATCH tus требует Content-Type: {OCTET}")
     raw = request.headers.get("upload-offset")
-    if raw is None or not raw.isdigit():
+    if raw is None or not (raw.isascii() and raw.isdigit()):
         raise ProblemError(400, "upload_offset_required", "нужен заголовок Upload-Offset")
     upload = await request.app.state.tus_store.load(upload_id)
     _owned(upload, principal)
@@ -170,7 +170,7 @@ async def _append(request: Request, upload: TusUpload, principal: Principal, off
     if upload.expires_ts < time.time():
         raise ProblemError(410, "upload_expired", "срок загрузки истёк")
     declared = request.headers.get("content-length")
-    size = int(declared) if declared and declared.isdigit() else None
+    size = int(declared) if declared and declared.isascii() and declared.isdigit() else None
     if size is not None and offset + size > upload.length:
         raise ProblemError(413, "upload_exceeds_length", "кусок выходит за Upload-Length")
     checksum = request.headers.get("upload-checksum")

@@ -56,6 +56,10 @@ def parse_tags(raw: str) -> list[str]:
     return tags
 
 
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} недопустим")
+
+
 def parse_options(fields: dict[str, str], default_ttl_days: int) -> UploadOptions:
     """Поля формы → параметры; любая ошибка — 422 до того, как что-либо записано."""
     opts = UploadOptions()
@@ -67,7 +71,7 @@ def parse_options(fields: dict[str, str], default_ttl_days: int) -> UploadOption
     if ttl_raw:
         if policy == "permanent":
             raise _bad("ttl_days", "задаётся только для temporary; срок permanent определяет элемент")
-        if not ttl_raw.isdigit() or not 1 <= int(ttl_raw) <= 36500:
+        if not (ttl_raw.isascii() and ttl_raw.isdigit()) or not 1 <= int(ttl_raw) <= 36500:
             raise _bad("ttl_days", "целое число дней от 1 до 36500")
         opts.ttl_days = int(ttl_raw)
     elif policy == "temporary":
@@ -76,13 +80,17 @@ def parse_options(fields: dict[str, str], default_ttl_days: int) -> UploadOption
     meta_raw = (fields.get("metadata") or "").strip()
     if meta_raw:
         try:
-            meta = json.loads(meta_raw)
+            # NaN/Infinity — не JSON по RFC 8259 и не ложатся в jsonb: отказ здесь, а не на элементе
+            meta = json.loads(meta_raw, parse_constant=_reject_constant)
         except ValueError as exc:
             raise _bad("metadata", f"не JSON: {exc}", "invalid_metadata") from exc
         if not isinstance(meta, dict):
             raise _bad("metadata", "ожидается JSON-объект {...}", "invalid_metadata")
         opts.metadata = meta
     opts.tags = parse_tags(fields.get("tags") or "")
+    for name in ("description", "metadata", "tags"):
+        if "\x00" in (fields.get(name) or "") or "\\u0000" in (fields.get(name) or ""):
+            raise _bad(name, "символ NUL недопустим", "invalid_metadata" if name == "metadata" else "validation_error")
     algorithm = (fields.get("compression_algorithm") or "").strip().lower()
     compress = (fields.get("compress") or "").strip().lower()
     if algorithm and algorithm not in _ALGORITHMS:

@@ -38,7 +38,7 @@ _FORM_SCHEMA: dict[str, Any] = {
 
 def _declared_size(request: Request) -> int | None:
     raw = request.headers.get("content-length")
-    return int(raw) if raw and raw.isdigit() else None
+    return int(raw) if raw and raw.isascii() and raw.isdigit() else None
 
 
 @router.post("/files/upload", status_code=201, openapi_extra=_FORM_SCHEMA,

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._errors import install_error_handlers
+from ._errors import install_error_handlers, problem_response
 from ._health import HealthRegistry, health_router
 from ._logging import request_id_var
 from ._metrics import HttpMetrics, MetricsMiddleware, metrics_router, new_registry
@@ -21,6 +21,11 @@ from ._tracing import setup_tracing
 
 _access = logging.getLogger("artstore.access")
 _QUIET_PATHS = frozenset({"/metrics", "/health/live", "/health/ready"})
+
+
+def _has_nul(scope: Scope) -> bool:
+    raw = scope.get("raw_path") or b""
+    return "\x00" in scope["path"] or b"%00" in raw or b"%00" in scope.get("query_string", b"")
 
 
 class RequestContextMiddleware:
@@ -39,6 +44,13 @@ class RequestContextMiddleware:
                 rid = value.decode("latin-1")[:128]
                 break
         rid = rid or uuid.uuid4().hex
+        if _has_nul(scope):
+            # NUL в пути или параметрах не бывает законным: PostgreSQL его не хранит, ФС не принимает —
+            # отказ здесь один раз за все сервисы, а не 500 в глубине каждого.
+            response = problem_response(400, "bad_request", "символ NUL (%00) в адресе запроса недопустим",
+                                        headers={"X-Request-ID": rid})
+            await response(scope, receive, send)
+            return
         token = request_id_var.set(rid)
         started = time.perf_counter()
         status = {"code": 500}
