@@ -138,3 +138,30 @@ async def test_role_dependency_401_and_403(token_factory: TokenFactory, jwks_ser
 def test_pyjwt_version_supports_rs256_only_policy() -> None:
     major, minor = (int(x) for x in jwt.__version__.split(".")[:2])
     assert (major, minor) >= (2, 13)
+
+
+async def test_key_removed_from_jwks_stops_working(token_factory: TokenFactory, jwks_server: JWKSServer) -> None:
+    """Отзыв ключа: даже уже проверенный (закэшированный) токен перестаёт приниматься."""
+    v = verifier(jwks_server, token_factory, max_key_age=0, min_refresh_interval=0)
+    old_kid = token_factory.current_kid
+    token = token_factory.issue()
+    await v.verify(token)
+    token_factory.rotate()
+    del token_factory.keys[old_kid]
+    await v.refresh()
+    with pytest.raises(Exception, match="неизвестным ключом"):
+        await v.verify(token)
+    await v.close()
+
+
+async def test_periodic_refresh_without_unknown_kid(token_factory: TokenFactory, jwks_server: JWKSServer) -> None:
+    import asyncio
+
+    v = verifier(jwks_server, token_factory, max_key_age=0)
+    token = token_factory.issue()
+    await v.verify(token)
+    before = jwks_server.requests
+    await v.verify(token)
+    await asyncio.sleep(0.2)  # фоновое перечитывание
+    assert jwks_server.requests > before
+    await v.close()

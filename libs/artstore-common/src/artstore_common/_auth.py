@@ -70,6 +70,7 @@ class JWKSVerifier:
         audience: str,
         *,
         min_refresh_interval: float = 10.0,
+        max_key_age: float = 300.0,
         leeway: float = 5.0,
         http: httpx.AsyncClient | None = None,
     ) -> None:
@@ -77,7 +78,10 @@ class JWKSVerifier:
         self.issuer = issuer
         self.audience = audience
         self.min_refresh_interval = min_refresh_interval
+        # JWKS перечитывается и без неизвестного kid: ключ, отозванный в admin, перестаёт действовать
+        self.max_key_age = max_key_age
         self.leeway = leeway
+        self._background: asyncio.Task[None] | None = None
         self._keys: dict[str, Any] = {}
         self._last_fetch = 0.0
         self._lock = asyncio.Lock()
@@ -85,9 +89,11 @@ class JWKSVerifier:
         self._own_http = http is None
         self.fetches = 0
         # Проверенные токены: подпись RSA не пересчитывается на каждом запросе того же клиента.
-        self._verified: dict[str, tuple[float, Principal]] = {}
+        self._verified: dict[str, tuple[float, str, Principal]] = {}
 
     async def close(self) -> None:
+        if self._background is not None and not self._background.done():
+            self._background.cancel()
         if self._own_http:
             await self._http.aclose()
 
@@ -98,7 +104,10 @@ class JWKSVerifier:
         for jwk in resp.json().get("keys", []):
             if jwk.get("kty") != "RSA" or not jwk.get("kid") or jwk.get("alg", ALGORITHM) != ALGORITHM:
                 continue
-            keys[jwk["kid"]] = RSAAlgorithm.from_jwk(jwk)
+            try:
+                keys[jwk["kid"]] = RSAAlgorithm.from_jwk(jwk)
+            except (jwt.PyJWTError, ValueError, TypeError) as exc:  # один битый ключ не ломает остальные
+                _log.warning("ключ %s в JWKS пропущен: %s", jwk.get("kid"), exc)
         self._keys = keys
         self._last_fetch = time.monotonic()
         self.fetches += 1
@@ -120,19 +129,31 @@ class JWKSVerifier:
             raise AuthError("токен подписан неизвестным ключом (kid)")
         return key
 
+    async def _refresh_quietly(self) -> None:
+        async with self._lock:
+            try:
+                await self.refresh()
+            except (httpx.HTTPError, ValueError) as exc:
+                _log.warning("не удалось обновить JWKS с %s: %s", self.jwks_url, exc)
+                self._last_fetch = time.monotonic()
+
     async def verify(self, token: str) -> Principal:
+        if self._keys and time.monotonic() - self._last_fetch > self.max_key_age and (
+                self._background is None or self._background.done()):
+            self._background = asyncio.create_task(self._refresh_quietly())
         cached = self._verified.get(token)
         if cached is not None:
-            if cached[0] > time.time():
-                return cached[1]
+            # ключ мог исчезнуть из JWKS (отзыв) — тогда токен проверяется заново и будет отвергнут
+            if cached[0] > time.time() and cached[1] in self._keys:
+                return cached[2]
             self._verified.pop(token, None)
-        principal = await self._verify(token)
+        principal, kid = await self._verify(token)
         if len(self._verified) >= 10_000:
             self._verified.clear()
-        self._verified[token] = (float(principal.claims["exp"]), principal)
+        self._verified[token] = (float(principal.claims["exp"]), kid, principal)
         return principal
 
-    async def _verify(self, token: str) -> Principal:
+    async def _verify(self, token: str) -> tuple[Principal, str]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -160,10 +181,11 @@ class JWKSVerifier:
             role = Role(claims.get("role", ""))
         except ValueError as exc:
             raise AuthError("в токене нет допустимой роли") from exc
-        return Principal(
+        principal = Principal(
             subject=str(claims["sub"]), client_id=claims.get("client_id"), role=role,
             name=str(claims.get("name") or ""), token_id=claims.get("jti"), claims=claims,
         )
+        return principal, str(kid)
 
 
 def _bearer(request: Request) -> str:
