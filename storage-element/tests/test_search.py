@@ -75,3 +75,20 @@ async def test_suggest(filled, admin, token_factory) -> None:
     got = (await c.get("/api/v1/search/suggest", params={"prefix": "фин"}, headers=admin)).json()["suggestions"]
     assert [s["text"] for s in got if s["kind"] == "tag"] == ["финансы"]
     assert (await c.get("/api/v1/search/suggest", params={"prefix": ""}, headers=admin)).status_code == 422
+
+
+async def test_ranked_count_capped_by_candidates(filled, admin, monkeypatch) -> None:
+    # число совпадений ранжированного поиска берётся окном по кандидатам: потолок — признак «не меньше»
+    from storage_element import search as search_mod
+
+    c, _ids = filled
+    monkeypatch.setattr(search_mod, "RANK_CANDIDATES", 2)
+    res = await _search(c, admin, query="альфа", limit=1)
+    assert len(res["results"]) == 1 and res["total_count"] == 2 and res["total_is_lower_bound"] is True
+    # окно глубже потолка расширяет кандидатов: пустая страница, но число совпадений точное
+    res = await _search(c, admin, query="альфа", limit=1, offset=5)
+    assert res["results"] == [] and res["total_count"] == 4 and res["total_is_lower_bound"] is False
+    monkeypatch.setattr(search_mod, "RANK_CANDIDATES", 10)
+    res = await _search(c, admin, query="альфа", limit=2)
+    assert res["total_count"] == 4 and res["total_is_lower_bound"] is False
+    assert all(x["rank"] > 0 for x in res["results"])
