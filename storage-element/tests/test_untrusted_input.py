@@ -64,3 +64,27 @@ def test_file_id_with_trailing_newline_is_invalid() -> None:
 
 def test_format_characters_are_stripped_from_names() -> None:
     assert clean_component("invoice\u202egpj.exe", "f") == "invoicegpj.exe"
+
+
+async def test_cache_failure_after_publish_leaves_no_file(make_settings, admin) -> None:
+    """Строка кэша не записалась уже после переименований — 201 нет, и пары data+attr.json тоже нет."""
+    import httpx
+
+    from storage_element.app import create_app
+
+    settings = make_settings()
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://se") as c:
+        el = app.state.element
+
+        async def broken_upsert(*args: object, **kwargs: object) -> None:
+            raise ConnectionError("PostgreSQL пропал посреди записи")  # внедрённый сбой, не подделка данных
+
+        el.cache.upsert = broken_upsert
+        r = await put(c, admin, b"will not be acknowledged", file_id="lost-1")
+        assert r.status_code >= 500
+        assert r.headers["content-type"] == "application/problem+json"
+        stored = [p for p in Path(settings.data_dir).rglob("*") if p.is_file()
+                  and p.relative_to(settings.data_dir).parts[0].isdigit()]
+        assert stored == []

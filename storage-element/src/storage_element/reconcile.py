@@ -43,8 +43,9 @@ async def recover(el: Element) -> dict[str, int]:
                     action = "completed"
                 except Exception as exc:
                     # Строка кэша не легла — операция не была подтверждена клиенту (201 после неё):
-                    # откатываем, иначе элемент не стартует из-за одной плохой записи.
+                    # убираем пару целиком, иначе элемент не стартует из-за одной плохой записи.
                     _log.error("WAL: строка кэша для %s не записана (%s) — откат", key, exc)
+                    await el.backend.delete(key)
                     attr = None
             if attr is None:
                 await el.backend.rollback(key, str(op["op_id"]))

@@ -8,6 +8,7 @@ attr.json temp + fsync → переименования → fsync(каталог
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import uuid
@@ -148,11 +149,22 @@ async def _write_new(el: Element, file_id: str, meta: FileMeta, chunks: AsyncIte
                 wal_synced.cancel()
             if not published:
                 await asyncio.shield(_undo(el, sink, key, op_id))
+            else:
+                # Данные и attr.json уже на месте, а строки кэша нет — 201 клиент не получит, значит и
+                # файла быть не должно: убираем пару, иначе она осталась бы невидимой для поиска сиротой.
+                await asyncio.shield(_unpublish(el, key, file_id, op_id))
             raise
     el.used_bytes += sink.stored_size
     el.file_count += 1
     el.wal.close_op(op_id)
     return attr
+
+
+async def _unpublish(el: Element, key: str, file_id: str, op_id: str) -> None:
+    with contextlib.suppress(Exception):
+        await el.cache.delete(file_id)
+    await el.backend.delete(key)
+    el.wal.close_op(op_id, "abort")
 
 
 async def _undo(el: Element, sink: Any, key: str, op_id: str) -> None:
