@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 _log = logging.getLogger("artstore.tracing")
 _instrumented_libs = False
+_processors: set[int] = set()
 
 
 def tracing_enabled() -> bool:
@@ -52,7 +53,11 @@ def setup_tracing(
                                     "service.version": version})
         provider = TracerProvider(resource=resource)
         trace.set_tracer_provider(provider)
-    provider.add_span_processor(processor or _default_processor())
+    chosen = processor or _default_processor()
+    if id(chosen) not in _processors:
+        # несколько приложений одного процесса (тесты) делят провайдер: один процессор — один раз
+        _processors.add(id(chosen))
+        provider.add_span_processor(chosen)
 
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
@@ -61,10 +66,16 @@ def setup_tracing(
     )
     if not _instrumented_libs:
         # Клиентские библиотеки инструментируются на процесс один раз.
+        # aiohttp и «голый» asyncpg — на горячих путях (тела файлов, строки кэша элемента): без них след
+        # загрузки рвался бы между ingester и элементом и не доходил бы до PostgreSQL.
+        from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+        from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
         from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
         from opentelemetry.instrumentation.redis import RedisInstrumentor
 
         HTTPXClientInstrumentor().instrument(tracer_provider=provider)
+        AioHttpClientInstrumentor().instrument(tracer_provider=provider)
+        AsyncPGInstrumentor().instrument(tracer_provider=provider)
         RedisInstrumentor().instrument(tracer_provider=provider)
         _instrumented_libs = True
     if engine is not None:
