@@ -1,7 +1,7 @@
 """Замер выдачи токенов: сколько токенов в секунду выдаёт один процесс admin-module.
 
 Запуск (нужны PostgreSQL и Redis):
-    python admin-module/scripts/bench_tokens.py --database-url postgresql://postgres@127.0.0.1:5432/postgres \
+    python bench/token_bench.py --database-url postgresql://postgres@127.0.0.1:5432/postgres \
         --redis-url redis://127.0.0.1:6379/0 --requests 2000 --concurrency 16
 
 Создаёт временную базу, поднимает admin на loopback (bcrypt cost 12, как в production), получает токены
