@@ -14,3 +14,11 @@ from admin_module.webhooks.schemas import WebhookCreate
 def test_unknown_field_is_rejected(model: type, body: dict[str, object]) -> None:
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
         model(**body)
+
+
+@pytest.mark.parametrize("url", ["https://\x0e", "http://K\x85Ö©", "https://", "http://host:1/x?y=1"])
+def test_garbage_element_url_is_rejected(url: str) -> None:
+    from admin_module.storage_elements.schemas import DiscoverRequest
+
+    with pytest.raises(ValidationError):
+        DiscoverRequest(api_url=url)

@@ -88,3 +88,9 @@ async def test_cache_failure_after_publish_leaves_no_file(make_settings, admin) 
         stored = [p for p in Path(settings.data_dir).rglob("*") if p.is_file()
                   and p.relative_to(settings.data_dir).parts[0].isdigit()]
         assert stored == []
+
+
+async def test_search_size_beyond_bigint_is_422(make_settings, token_factory) -> None:
+    async with running(make_settings()) as (_, c):
+        r = await c.post("/api/v1/search", json={"min_size": 2**70}, headers=token_factory.headers("READONLY"))
+        assert r.status_code == 422 and r.json()["code"] == "validation_error"

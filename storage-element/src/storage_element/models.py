@@ -104,8 +104,8 @@ class SearchRequest(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=50)
     username: str | None = None
     content_type: str | None = None
-    min_size: int | None = Field(default=None, ge=0)
-    max_size: int | None = Field(default=None, ge=0)
+    min_size: int | None = Field(default=None, ge=0, le=2**63 - 1)  # bigint PostgreSQL
+    max_size: int | None = Field(default=None, ge=0, le=2**63 - 1)
     created_after: datetime | None = None
     created_before: datetime | None = None
     mode: Literal["exact", "partial", "fulltext"] = "fulltext"

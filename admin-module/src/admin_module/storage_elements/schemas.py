@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+import httpx
+from pydantic import BaseModel, Field, field_validator
 
 from ..request_model import RequestModel
 
@@ -13,8 +14,28 @@ Mode = Literal["edit", "rw", "ro", "ar"]
 Status = Literal["online", "degraded", "offline"]
 
 
+def _valid_api_url(value: str | None) -> str | None:
+    """Адрес элемента разбирается так же, как его потом разберёт HTTP-клиент: мусор — 422, а не 500."""
+    if value is None:
+        return None
+    try:
+        url = httpx.URL(value)
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:
+        raise ValueError(f"не URL: {exc}") from exc
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError("нужен адрес вида http://хост:порт")
+    if url.query or url.fragment:
+        raise ValueError("в адресе элемента не должно быть ?query и #fragment")
+    return value.rstrip("/")
+
+
 class DiscoverRequest(RequestModel):
     api_url: str = Field(min_length=8, max_length=500, pattern=r"^https?://", description="Базовый адрес элемента")
+
+    @field_validator("api_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return _valid_api_url(value)
 
 
 class RegisterRequest(DiscoverRequest):
@@ -26,6 +47,11 @@ class ElementUpdate(RequestModel):
     name: str | None = Field(None, min_length=1, max_length=200)
     priority: int | None = Field(None, ge=0, le=1_000_000)
     api_url: str | None = Field(None, min_length=8, max_length=500, pattern=r"^https?://")
+
+    @field_validator("api_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return _valid_api_url(value)
 
 
 class ModeRequest(RequestModel):

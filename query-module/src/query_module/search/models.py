@@ -21,8 +21,8 @@ class SearchRequest(BaseModel):
     tags: list[str] | None = Field(None, max_length=50)
     username: str | None = Field(None, max_length=200)
     content_type: str | None = Field(None, max_length=200)
-    min_size: int | None = Field(None, ge=0)
-    max_size: int | None = Field(None, ge=0)
+    min_size: int | None = Field(None, ge=0, le=2**63 - 1)  # bigint PostgreSQL у элементов
+    max_size: int | None = Field(None, ge=0, le=2**63 - 1)
     created_after: datetime | None = None
     created_before: datetime | None = None
     mode: SearchMode = "fulltext"
