@@ -195,3 +195,19 @@ def test_legacy_bcrypt_hashes_still_verify() -> None:
 
     digest = base64.b64encode(hashlib.sha256(b"Old-Style-Pass-1").digest()).decode()
     assert not check_secret(digest, fresh)
+
+
+async def test_change_password_revokes_refresh_tokens(admin: Admin) -> None:
+    c = admin.client
+    stolen = await _login(admin)  # другая сессия (например, украденная)
+    own = await _login(admin)
+    r = await c.post("/api/v1/admin-auth/change-password",
+                     json={"current_password": INITIAL_ADMIN_PASSWORD, "new_password": "Brand-New-Pass-314"},
+                     headers={"Authorization": f"Bearer {own['access_token']}"})
+    assert r.status_code == 200, r.text
+    for pair in (stolen, own):
+        r = await c.post("/api/v1/admin-auth/refresh", json={"refresh_token": pair["refresh_token"]})
+        assert r.status_code == 401 and r.json()["code"] == "invalid_refresh_token"
+    fresh = await _login(admin, password="Brand-New-Pass-314")
+    r = await c.post("/api/v1/admin-auth/refresh", json={"refresh_token": fresh["refresh_token"]})
+    assert r.status_code == 200

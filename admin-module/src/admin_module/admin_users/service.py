@@ -247,6 +247,9 @@ async def change_password(session: AsyncSession, settings: Settings, principal: 
     user.password_hash = await _hash(new, settings)
     user.password_changed_at = _now()
     user.updated_at = _now()
+    # Смена пароля — обычная реакция на подозрение в краже: украденные refresh-токены должны умереть вместе со
+    # старым паролем, иначе вор продлевает сессию сколько угодно. Все сессии пользователя войдут заново.
+    await repository.revoke_all_refresh(session, user.id, _now())
     return user
 
 
