@@ -22,3 +22,24 @@ def test_garbage_element_url_is_rejected(url: str) -> None:
 
     with pytest.raises(ValidationError):
         DiscoverRequest(api_url=url)
+
+
+def test_offset_beyond_bigint_is_422() -> None:
+    import asyncio
+
+    import httpx
+    from fastapi import FastAPI
+
+    from admin_module.pagination import PageDep
+
+    app = FastAPI()
+
+    @app.get("/p")
+    async def p(page: PageDep) -> dict[str, int]:
+        return {"offset": page.offset}
+
+    async def call() -> int:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            return (await c.get("/p", params={"offset": 2**70})).status_code
+
+    assert asyncio.run(call()) == 422

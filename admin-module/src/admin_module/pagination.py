@@ -24,7 +24,8 @@ class PageParams(BaseModel):
 
 def _page_params(
     limit: Annotated[int, Query(ge=1, le=500, description="Размер страницы")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Смещение от начала")] = 0,
+    # верхняя граница — bigint PostgreSQL: больше — 422, а не ошибка драйвера
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1, description="Смещение от начала")] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 

@@ -78,7 +78,7 @@ async def transfer(file_id: str, body: TransferRequest, request: Request, wait: 
 @legacy.get("/transactions")
 async def list_transactions(request: Request, principal: CurrentPrincipal, state: str | None = None,
                             file_id: str | None = None, limit: int = Query(50, ge=1, le=500),
-                            offset: int = Query(0, ge=0)) -> dict[str, Any]:
+                            offset: int = Query(0, ge=0, le=2**63 - 1)) -> dict[str, Any]:
     owner = None if principal.role in (Role.ADMIN, Role.AUDITOR) else principal.subject
     items, total = await request.app.state.transactions.list(
         state=state, file_id=file_id, requested_by=owner, limit=limit, offset=offset)
