@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from artstore_common import CurrentPrincipal, Principal, Role, require_roles, session_scope
+from artstore_common import CurrentPrincipal, Principal, ProblemError, Role, require_roles, session_scope
 
 from .settings import Settings
 
@@ -34,10 +34,40 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 MakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_maker)]
 
+# Claim токена пользователя, чей пароль истёк или сброшен администратором (выпускает admin_users.service).
+PWD_CHANGE_CLAIM = "pwd_change_required"  # noqa: S105 — имя claim, не секрет
+
+
+async def _full_rights(principal: CurrentPrincipal) -> Principal:
+    # must_change_password в ответе входа — только подсказка UI; обойти диалог смены пароля можно, просто
+    # не показывая его, поэтому сервер сам не пускает такой токен никуда, кроме самообслуживания.
+    if principal.claims.get(PWD_CHANGE_CLAIM):
+        raise ProblemError(403, "password_change_required",
+                           "срок действия пароля истёк или его сбросил администратор: сначала смените пароль "
+                           "(POST /api/v1/admin-auth/change-password) и войдите заново")
+    return principal
+
+
+FullPrincipal = Annotated[Principal, Depends(_full_rights)]
+
+
+def _roles(*roles: Role) -> Any:
+    by_role = require_roles(*roles)
+
+    # by_role — значением по умолчанию: аннотации здесь строки (from __future__), локальное имя FastAPI не найдёт
+    async def dependency(_: FullPrincipal, principal: Principal = by_role) -> Principal:
+        return principal
+
+    return Depends(dependency)
+
+
 # Политика ролей: ADMIN — всё; AUDITOR — чтение и аудит; USER/READONLY — только своё (/admin-auth/*).
-AdminPrincipal = Annotated[Principal, require_roles(Role.ADMIN)]
-ReaderPrincipal = Annotated[Principal, require_roles(Role.ADMIN, Role.AUDITOR)]
-AnyPrincipal = CurrentPrincipal
+# Все зависимости, кроме SelfServicePrincipal, отвергают токен с PWD_CHANGE_CLAIM.
+AdminPrincipal = Annotated[Principal, _roles(Role.ADMIN)]
+ReaderPrincipal = Annotated[Principal, _roles(Role.ADMIN, Role.AUDITOR)]
+AnyPrincipal = FullPrincipal
+# Только /admin-auth/me и /admin-auth/change-password: их должен видеть и пользователь, обязанный сменить пароль.
+SelfServicePrincipal = CurrentPrincipal
 
 
 @dataclass(frozen=True, slots=True)

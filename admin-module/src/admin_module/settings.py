@@ -25,6 +25,8 @@ class Settings(ServiceSettings):
     key_encryption_key: str = ""
 
     token_ttl_seconds: int = 1800
+    # Токен пользователя, обязанного сменить пароль, годен только для смены пароля — и живёт недолго.
+    password_change_token_ttl_seconds: int = 600
     key_rotation_hours: float = 24.0
     # Запас сверх срока жизни токена, пока выведенный ключ ещё публикуется в JWKS.
     key_retire_margin_seconds: int = 300

@@ -175,7 +175,8 @@ async def test_long_unicode_password_create_login_change(admin: Admin, auth: dic
 
 
 async def test_long_initial_admin_password(make_settings: Callable[..., Settings]) -> None:
-    async with running(make_settings(initial_admin_password=LONG_CYRILLIC)) as a:
+    # фоновые задачи не нужны; их остановка сразу после старта иногда зависает (LeaderJob.stop, см. отчёт)
+    async with running(make_settings(initial_admin_password=LONG_CYRILLIC, jobs_enabled=False)) as a:
         await _login(a, password=LONG_CYRILLIC)
 
 
@@ -210,4 +211,48 @@ async def test_change_password_revokes_refresh_tokens(admin: Admin) -> None:
         assert r.status_code == 401 and r.json()["code"] == "invalid_refresh_token"
     fresh = await _login(admin, password="Brand-New-Pass-314")
     r = await c.post("/api/v1/admin-auth/refresh", json={"refresh_token": fresh["refresh_token"]})
+    assert r.status_code == 200
+
+
+async def test_password_change_required_token_is_limited(admin: Admin) -> None:
+    import re
+
+    c = admin.client
+    async with session_scope(admin.app.state.sessionmaker) as s:
+        await s.execute(text("UPDATE admin_users SET password_changed_at = now() - interval '91 days'"))
+    body = await _login(admin)
+    assert body["must_change_password"] is True
+    claims = jwt.decode(str(body["access_token"]), options={"verify_signature": False})
+    assert claims["pwd_change_required"] is True and claims["role"] == "ADMIN"
+    assert body["expires_in"] == 600 and claims["exp"] - claims["iat"] == 600
+    headers = {"Authorization": f"Bearer {body['access_token']}"}
+    me = await c.get("/api/v1/admin-auth/me", headers=headers)
+    assert me.status_code == 200 and me.json()["must_change_password"] is True
+    # refresh не снимает ограничение, пока пароль не сменён
+    r = await c.post("/api/v1/admin-auth/refresh", json={"refresh_token": body["refresh_token"]})
+    assert r.status_code == 200
+    assert jwt.decode(r.json()["access_token"], options={"verify_signature": False})["pwd_change_required"] is True
+
+    # все прочие эндпоинты /api/v1 с токеном отвечают 403 password_change_required
+    allowed = {"/api/v1/admin-auth/me", "/api/v1/admin-auth/change-password", "/api/v1/admin-auth/refresh",
+               "/api/v1/admin-auth/login", "/api/v1/auth/token"}
+    checked = 0
+    for route_path, operations in admin.app.openapi()["paths"].items():
+        if not route_path.startswith("/api/v1/") or route_path in allowed:
+            continue
+        path = re.sub(r"\{[^}]+\}", "x", route_path)
+        for method in operations:
+            r = await c.request(method.upper(), path, headers=headers, json={})
+            assert r.status_code == 403 and r.json()["code"] == "password_change_required", (method, path, r.text)
+            checked += 1
+    assert checked > 20
+
+    r = await c.post("/api/v1/admin-auth/change-password",
+                     json={"current_password": INITIAL_ADMIN_PASSWORD, "new_password": "Changed-After-Expiry-1"},
+                     headers=headers)
+    assert r.status_code == 200 and r.json()["must_change_password"] is False
+    fresh = await _login(admin, password="Changed-After-Expiry-1")
+    assert fresh["must_change_password"] is False and fresh["expires_in"] == 1800
+    assert "pwd_change_required" not in jwt.decode(str(fresh["access_token"]), options={"verify_signature": False})
+    r = await c.get("/api/v1/admin-users", headers={"Authorization": f"Bearer {fresh['access_token']}"})
     assert r.status_code == 200

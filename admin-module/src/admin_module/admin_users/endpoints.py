@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from artstore_common import Role
 
 from ..audit import service as audit
-from ..deps import Actor, AdminActor, AnyPrincipal, ReaderPrincipal, SessionDep, SettingsDep
+from ..deps import Actor, AdminActor, AnyPrincipal, ReaderPrincipal, SelfServicePrincipal, SessionDep, SettingsDep
 from ..pagination import Page, PageDep
 from . import repository, service
 from .schemas import (
@@ -54,13 +54,14 @@ async def refresh(body: RefreshRequest, request: Request, response: Response) ->
 
 
 @auth_router.get("/me", response_model=MeOut, summary="Кто я")
-async def me(principal: AnyPrincipal, session: SessionDep, settings: SettingsDep) -> MeOut:
+async def me(principal: SelfServicePrincipal, session: SessionDep, settings: SettingsDep) -> MeOut:
     return await service.me(session, settings, principal)
 
 
 @auth_router.post("/change-password", response_model=MeOut, summary="Сменить свой пароль")
 async def change_password(
-    body: ChangePasswordRequest, principal: AnyPrincipal, session: SessionDep, settings: SettingsDep, request: Request,
+    body: ChangePasswordRequest, principal: SelfServicePrincipal, session: SessionDep, settings: SettingsDep,
+    request: Request,
 ) -> MeOut:
     user = await service.change_password(session, settings, principal, body.current_password, body.new_password)
     await audit.record(session, Actor.of(principal, request), "admin_user.change_password",

@@ -14,7 +14,7 @@ from artstore_common import Principal, ProblemError, Role, session_scope
 
 from ..audit import service as audit
 from ..db import AdminUser, RefreshToken
-from ..deps import Actor
+from ..deps import PWD_CHANGE_CLAIM, Actor
 from ..keys.service import KeyManager
 from ..security import SecretBox, check_secret, hash_secret, sha256_hex
 from ..settings import Settings
@@ -98,15 +98,22 @@ class LoginService:
         self._dummy = hash_secret(secrets.token_urlsafe(8), settings.bcrypt_rounds)
 
     async def _issue(self, session: AsyncSession, user: AdminUser) -> LoginResponse:
+        forced = must_change(user, self.settings)
+        extra: dict[str, object] = {"kind": "user"}
+        ttl = None
+        if forced:
+            # Флаг в ответе — лишь подсказка UI; сервер ограничивает сам токен: с этим claim admin-module пускает
+            # только на /admin-auth/me и /admin-auth/change-password (deps.FullPrincipal), а жизнь токена короткая.
+            extra[PWD_CHANGE_CLAIM] = True
+            ttl = self.settings.password_change_token_ttl_seconds
         token, ttl = await self.keys.issue(subject=user.id, role=user.role, name=user.username, grant="password",
-                                           extra={"kind": "user"})
+                                           extra=extra, ttl=ttl)
         raw = secrets.token_urlsafe(48)
         now = _now()
         repository.add(session, RefreshToken(
             id=str(uuid.uuid4()), user_id=user.id, token_hash=sha256_hex(raw), created_at=now,
             expires_at=now + timedelta(days=self.settings.refresh_token_days)))
-        return LoginResponse(access_token=token, refresh_token=raw, expires_in=ttl,
-                             must_change_password=must_change(user, self.settings),
+        return LoginResponse(access_token=token, refresh_token=raw, expires_in=ttl, must_change_password=forced,
                              password_expires_at=password_expires_at(user, self.settings))
 
     def _totp_ok(self, user: AdminUser, code: str) -> bool:

@@ -84,10 +84,11 @@ class KeyManager:
         return key.kid, private
 
     async def issue(self, *, subject: str, role: str, name: str, grant: str, client_id: str | None = None,
-                    extra: dict[str, Any] | None = None) -> tuple[str, int]:
+                    extra: dict[str, Any] | None = None, ttl: int | None = None) -> tuple[str, int]:
         kid, private = await self._signing_key()
         now = int(time.time())
-        ttl = self.settings.token_ttl_seconds
+        # Дольше обычного нельзя: на это рассчитан срок публикации выведенного ключа в JWKS.
+        ttl = min(ttl, self.settings.token_ttl_seconds) if ttl else self.settings.token_ttl_seconds
         claims: dict[str, Any] = {
             "iss": self.settings.jwt_issuer, "aud": self.settings.jwt_audience, "sub": subject, "role": role,
             "name": name, "jti": uuid.uuid4().hex, "iat": now, "nbf": now, "exp": now + ttl,
