@@ -74,6 +74,8 @@ class AdminUser(Base):
     # Секрет TOTP хранится зашифрованным ключом KEK; включается только после подтверждения кодом.
     totp_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Шаг (время // 30 с) последнего принятого кода: тот же код в окне valid_window второй раз не пройдёт.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(TS)
     password_changed_at: Mapped[datetime] = mapped_column(TS)

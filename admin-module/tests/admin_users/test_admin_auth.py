@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import jwt
@@ -64,7 +65,20 @@ async def test_totp_flow(admin: Admin) -> None:
     r = await c.post("/api/v1/admin-auth/login", json={"username": "admin", "password": INITIAL_ADMIN_PASSWORD,
                                                        "totp_code": "12345x"})
     assert r.status_code == 401 and r.json()["code"] == "invalid_totp"
-    await _login(admin, totp_code=totp.now())
+    # код, которым подтверждали подключение, уже израсходован
+    r = await c.post("/api/v1/admin-auth/login", json={"username": "admin", "password": INITIAL_ADMIN_PASSWORD,
+                                                       "totp_code": totp.now()})
+    assert r.status_code == 401 and r.json()["code"] == "invalid_totp"
+    # следующий шаг (в пределах допуска ±30 с) принимается — но только один раз
+    code = totp.at(time.time() + 30)
+    await _login(admin, totp_code=code)
+    r = await c.post("/api/v1/admin-auth/login", json={"username": "admin", "password": INITIAL_ADMIN_PASSWORD,
+                                                       "totp_code": code})
+    assert r.status_code == 401 and r.json()["code"] == "invalid_totp"
+    # как и код более раннего шага
+    r = await c.post("/api/v1/admin-auth/login", json={"username": "admin", "password": INITIAL_ADMIN_PASSWORD,
+                                                       "totp_code": totp.now()})
+    assert r.status_code == 401 and r.json()["code"] == "invalid_totp"
 
 
 async def test_change_password_policy_and_expiry(admin: Admin) -> None:

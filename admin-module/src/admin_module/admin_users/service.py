@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,26 @@ TOTP_ISSUER = "ArtStore"
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _accept_totp(user: AdminUser, secret: str, code: str) -> bool:
+    """Код текущего или соседнего шага (±30 с на рассинхрон часов), но не старше уже принятого.
+
+    Без памяти о шаге подсмотренный или перехваченный код годился бы ещё до полутора минут (RFC 6238 §5.2).
+    Строку пользователя вызывающий держит под FOR UPDATE — два одновременных входа одним кодом не пройдут оба.
+    """
+    totp = pyotp.TOTP(secret)
+    code = code.strip().replace(" ", "")
+    now = _now()
+    for offset in (-1, 0, 1):
+        at = now + timedelta(seconds=offset * totp.interval)
+        if hmac.compare_digest(totp.at(at), code):
+            step = totp.timecode(at)
+            if user.totp_last_step is not None and step <= user.totp_last_step:
+                return False
+            user.totp_last_step = step
+            return True
+    return False
 
 
 def password_expires_at(user: AdminUser, settings: Settings) -> datetime | None:
@@ -119,8 +140,7 @@ class LoginService:
     def _totp_ok(self, user: AdminUser, code: str) -> bool:
         if user.totp_secret_enc is None:
             return False
-        secret = self.box.decrypt(user.totp_secret_enc).decode()
-        return pyotp.TOTP(secret).verify(code.strip().replace(" ", ""), valid_window=1)
+        return _accept_totp(user, self.box.decrypt(user.totp_secret_enc).decode(), code)
 
     async def login(self, req: LoginRequest, ip: str | None) -> LoginResponse:
         """Своя транзакция: счётчик неудач и запись аудита сохраняются и при отказе."""
@@ -267,6 +287,7 @@ async def totp_enroll(session: AsyncSession, box: SecretBox, principal: Principa
                            "TOTP уже включён; чтобы перевыпустить, попросите администратора сбросить его")
     secret = pyotp.random_base32()
     user.totp_secret_enc = box.encrypt(secret.encode())
+    user.totp_last_step = None
     user.updated_at = _now()
     return secret, pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=TOTP_ISSUER)
 
@@ -276,7 +297,8 @@ async def totp_verify(session: AsyncSession, box: SecretBox, principal: Principa
     if user.totp_secret_enc is None:
         raise ProblemError(409, "totp_not_enrolled", "сначала POST /api/v1/admin-auth/totp/enroll")
     secret = box.decrypt(user.totp_secret_enc).decode()
-    if not pyotp.TOTP(secret).verify(code.strip().replace(" ", ""), valid_window=1):
+    # код подтверждения тоже расходуется: его нельзя тут же повторить при входе
+    if not _accept_totp(user, secret, code):
         raise ProblemError(400, "invalid_totp", "неверный код TOTP; проверьте время на устройстве")
     user.totp_enabled = True
     user.updated_at = _now()
@@ -321,6 +343,7 @@ async def update_user(session: AsyncSession, settings: Settings, user: AdminUser
     if data.totp_enabled is False and (user.totp_enabled or user.totp_secret_enc is not None):
         user.totp_enabled = False
         user.totp_secret_enc = None
+        user.totp_last_step = None
         changes["totp"] = "reset"
     elif data.totp_enabled is True and not user.totp_enabled:
         raise ProblemError(422, "totp_self_enroll", "включить TOTP может только сам пользователь (enroll + verify)")
