@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                          settings.token_throttle_window_seconds),
                 VerificationCache(settings.secret_cache_seconds),
             )
-            st.logins = LoginService(settings, maker, keys, box)
+            st.logins = LoginService(settings, maker, keys, box, redis)
             st.registry = registry = Registry(settings, maker, redis, keys, metrics)
             st.webhooks = dispatcher = WebhookDispatcher(settings, maker, settings.redis_url, box, metrics)
 

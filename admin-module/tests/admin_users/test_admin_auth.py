@@ -270,3 +270,23 @@ async def test_password_change_required_token_is_limited(admin: Admin) -> None:
     assert "pwd_change_required" not in jwt.decode(str(fresh["access_token"]), options={"verify_signature": False})
     r = await c.get("/api/v1/admin-users", headers={"Authorization": f"Bearer {fresh['access_token']}"})
     assert r.status_code == 200
+
+
+async def test_unknown_username_locks_like_known(make_settings: Callable[..., Settings]) -> None:
+    """По 429 нельзя отличить существующее имя от выдуманного."""
+    async with running(make_settings(lockout_threshold=3, lockout_minutes=15)) as a:
+        answers: dict[str, list[tuple[int, str, str | None]]] = {}
+        for username in ("admin", "ghost-user"):
+            seen = []
+            for _ in range(4):
+                r = await a.client.post("/api/v1/admin-auth/login",
+                                        json={"username": username, "password": "bad-pass"})
+                seen.append((r.status_code, r.json()["code"], r.json()["detail"]))
+                if r.status_code == 429:
+                    assert 800 < int(r.headers["retry-after"]) <= 900
+            answers[username] = seen
+        assert answers["admin"] == answers["ghost-user"]
+        assert [s[0] for s in answers["admin"]] == [401, 401, 429, 429]
+        # имя без учёта регистра — тот же счётчик, как у настоящих пользователей
+        r = await a.client.post("/api/v1/admin-auth/login", json={"username": "GHOST-user", "password": "x"})
+        assert r.status_code == 429 and r.json()["code"] == "account_locked"

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
+import logging
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pyotp
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from artstore_common import Principal, ProblemError, Role, session_scope
@@ -23,6 +27,7 @@ from . import repository
 from .schemas import AdminUserCreate, AdminUserOut, AdminUserUpdate, LoginRequest, LoginResponse, MeOut
 
 TOTP_ISSUER = "ArtStore"
+_log = logging.getLogger("admin_module.admin_users")
 
 
 def _now() -> datetime:
@@ -109,13 +114,64 @@ async def create_user(session: AsyncSession, settings: Settings, data: AdminUser
 
 
 # --- вход ---------------------------------------------------------------------------------------------
+class PhantomLockout:
+    """Блокировка входа для несуществующих имён — тот же порог и срок, что у настоящих пользователей.
+
+    Иначе 429 account_locked выдавал бы, что имя существует: настоящий пользователь после N неудач
+    блокируется, а выдуманное имя отвечало бы 401 бесконечно. Счётчик живёт в Redis (строк в БД под
+    произвольные имена не заводим) и забывается через COUNTER_TTL без неудач; без Redis — просто 401.
+    """
+
+    COUNTER_TTL = 7 * 24 * 3600
+
+    def __init__(self, redis: aioredis.Redis, namespace: str, threshold: int, minutes: int) -> None:
+        self.redis = redis
+        self.namespace = namespace
+        self.threshold = threshold
+        self.lock_ms = minutes * 60_000
+
+    def _key(self, kind: str, username: str) -> str:
+        digest = hashlib.sha256(username.lower().encode()).hexdigest()[:32]
+        return f"{self.namespace}:admin-login:{kind}:{digest}"
+
+    async def locked_for(self, username: str) -> float | None:
+        """Сколько секунд ещё действует блокировка; None — не заблокировано."""
+        try:
+            left = int(await self.redis.pttl(self._key("locked", username)))
+        except (RedisError, OSError) as exc:
+            _log.warning("счётчик неудачных входов недоступен: %s", exc)
+            return None
+        return left / 1000 if left > 0 else None
+
+    async def failure(self, username: str) -> bool:
+        """Учесть неудачу; True — порог достигнут, блокировка включена (счётчик сброшен, как у пользователя)."""
+        counter = self._key("failures", username)
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.incr(counter)
+                pipe.expire(counter, self.COUNTER_TTL)
+                count, _ = await pipe.execute()
+            if int(count) < self.threshold:
+                return False
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.set(self._key("locked", username), "1", px=self.lock_ms)
+                pipe.delete(counter)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            _log.warning("счётчик неудачных входов недоступен: %s", exc)
+            return False
+        return True
+
+
 class LoginService:
     def __init__(self, settings: Settings, maker: async_sessionmaker[AsyncSession], keys: KeyManager,
-                 box: SecretBox) -> None:
+                 box: SecretBox, redis: aioredis.Redis) -> None:
         self.settings = settings
         self.maker = maker
         self.keys = keys
         self.box = box
+        self.phantom = PhantomLockout(redis, settings.redis_namespace, settings.lockout_threshold,
+                                      settings.lockout_minutes)
         self._dummy = hash_secret(secrets.token_urlsafe(8), settings.bcrypt_rounds)
 
     async def _issue(self, session: AsyncSession, user: AdminUser) -> LoginResponse:
@@ -152,17 +208,19 @@ class LoginService:
             now = _now()
             reason = None
             if user is None:
-                await _check(req.password, self._dummy)
-                reason = "unknown_user"
-                error = ProblemError(401, "invalid_credentials", "неверное имя пользователя или пароль")
+                # Ответы для выдуманного имени неотличимы от настоящего: тот же bcrypt, тот же счётчик и 429.
+                left = await self.phantom.locked_for(req.username)
+                if left is not None:
+                    reason = "unknown_user_locked"
+                    error = self._locked(left)
+                else:
+                    await _check(req.password, self._dummy)
+                    reason = "unknown_user"
+                    error = (self._lockout() if await self.phantom.failure(req.username)
+                             else ProblemError(401, "invalid_credentials", "неверное имя пользователя или пароль"))
             elif user.locked_until is not None and user.locked_until > now:
-                retry = int((user.locked_until - now).total_seconds()) + 1
                 reason = "locked"
-                error = ProblemError(429, "account_locked",
-                                     f"вход заблокирован после {self.settings.lockout_threshold} неудачных попыток; "
-                                     f"повторите через {retry // 60 + 1} мин "
-                                     "или попросите администратора снять блокировку",
-                                     headers={"Retry-After": str(retry)})
+                error = self._locked((user.locked_until - now).total_seconds())
             elif not await _check(req.password, user.password_hash):
                 reason = "bad_password"
                 error = self._failure(user, now)
@@ -189,16 +247,27 @@ class LoginService:
         assert result is not None
         return result
 
+    def _locked(self, left_seconds: float) -> ProblemError:
+        retry = int(left_seconds) + 1
+        return ProblemError(429, "account_locked",
+                            f"вход заблокирован после {self.settings.lockout_threshold} неудачных попыток; "
+                            f"повторите через {retry // 60 + 1} мин "
+                            "или попросите администратора снять блокировку",
+                            headers={"Retry-After": str(retry)})
+
+    def _lockout(self) -> ProblemError:
+        return ProblemError(
+            429, "account_locked",
+            f"слишком много неудачных попыток: вход заблокирован на {self.settings.lockout_minutes} мин",
+            headers={"Retry-After": str(self.settings.lockout_minutes * 60)})
+
     def _failure(self, user: AdminUser, now: datetime, *, code: str = "invalid_credentials",
                  detail: str = "неверное имя пользователя или пароль") -> ProblemError:
         user.failed_attempts += 1
         if user.failed_attempts >= self.settings.lockout_threshold:
             user.locked_until = now + timedelta(minutes=self.settings.lockout_minutes)
             user.failed_attempts = 0
-            return ProblemError(
-                429, "account_locked",
-                f"слишком много неудачных попыток: вход заблокирован на {self.settings.lockout_minutes} мин",
-                headers={"Retry-After": str(self.settings.lockout_minutes * 60)})
+            return self._lockout()
         return ProblemError(401, code, detail)
 
     async def refresh(self, raw: str, ip: str | None) -> LoginResponse:
