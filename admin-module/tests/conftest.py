@@ -83,11 +83,20 @@ class FakeElement:
         }
         self.info_hits = 0
         self.auth_headers: list[str] = []
+        self.info_auth_headers: list[str] = []
         self.fail_info = False
         app = FastAPI()
 
         @app.get("/api/v1/info")
-        async def info() -> Any:
+        async def info(request: Request) -> Any:
+            # как настоящий элемент: без Bearer — 401 (подпись проверяет тест через JWKS admin)
+            header = request.headers.get("authorization", "")
+            if not header.startswith("Bearer "):
+                from fastapi.responses import JSONResponse
+
+                return JSONResponse({"code": "unauthorized", "detail": "нужен токен"}, status_code=401,
+                                    headers={"WWW-Authenticate": "Bearer"})
+            self.info_auth_headers.append(header)
             self.info_hits += 1
             if self.fail_info:
                 from fastapi.responses import JSONResponse

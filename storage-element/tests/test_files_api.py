@@ -55,7 +55,7 @@ async def test_put_get_content_roundtrip(settings, admin, token_factory) -> None
         r = await c.get(f"/api/v1/files/{fid}/content",
                         headers={**reader, "Range": "bytes=0-0", "If-Range": f'"{attr["checksum"]}"'})
         assert r.status_code == 206 and r.content == data[:1]
-        info = (await c.get("/api/v1/info")).json()
+        info = (await c.get("/api/v1/info", headers=reader)).json()
         assert info["file_count"] == 1 and info["used_bytes"] == len(data)
         assert info["expiring_soon"] == 1  # временный файл с ttl_days=3 попадает в окно уведомлений (7 дней)
         ready = await c.get("/health/ready")
@@ -105,7 +105,7 @@ async def test_checksum_mismatch_and_too_large_write_nothing(settings, admin) ->
         assert r.status_code == 413 and r.json()["code"] == "attributes_too_large"
         rep = (await c.get("/api/v1/cache/consistency", headers=admin)).json()
         assert rep["orphan_data"] == [] and rep["orphan_attr"] == [] and rep["checked"] == 0
-        assert (await c.get("/api/v1/info")).json()["file_count"] == 0
+        assert (await c.get("/api/v1/info", headers=admin)).json()["file_count"] == 0
 
 
 async def test_insufficient_storage(make_settings, backend_kind, admin) -> None:
@@ -158,7 +158,11 @@ async def test_big_file_streams(settings, admin) -> None:
 
 async def test_auth_and_roles(settings, admin, token_factory) -> None:
     async with running(settings) as (_, c):
-        assert (await c.get("/api/v1/capacity")).status_code == 200
+        # сведения об элементе — тоже только с токеном (ARCHITECTURE.md §2), но любой роли
+        for path in ("/api/v1/info", "/api/v1/capacity"):
+            r = await c.get(path)
+            assert r.status_code == 401 and "Bearer" in r.headers["www-authenticate"], path
+            assert (await c.get(path, headers=token_factory.headers("READONLY"))).status_code == 200, path
         r = await c.get("/api/v1/files/x")
         assert r.status_code == 401 and "Bearer" in r.headers["www-authenticate"]
         r = await put(c, token_factory.headers("USER"), b"x")

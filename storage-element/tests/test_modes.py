@@ -30,7 +30,7 @@ async def test_transitions_and_persistence(make_settings, admin) -> None:
         assert "ro" in r.json()["detail"] and "чтение" in r.json()["detail"]
     # перезапуск с прежней конфигурацией rw: сохранённый ro сильнее
     async with running(make_settings(mode="rw")) as (_, c):
-        assert (await c.get("/api/v1/info")).json()["mode"] == "ro"
+        assert (await c.get("/api/v1/info", headers=admin)).json()["mode"] == "ro"
 
 
 async def test_archive_and_restore(make_settings, backend_kind, admin, redis_url, redis_namespace) -> None:
@@ -62,9 +62,9 @@ async def test_archive_and_restore(make_settings, backend_kind, admin, redis_url
     assert restored[0]["data"]["storage_element_id"] == "se-t1"
     # выход из ar только сменой конфигурации
     async with running(make_settings(mode="ar", storage_type=backend_kind)) as (_, c):
-        assert (await c.get("/api/v1/info")).json()["mode"] == "ar"
+        assert (await c.get("/api/v1/info", headers=admin)).json()["mode"] == "ar"
     async with running(make_settings(mode="ro", storage_type=backend_kind)) as (_, c):
-        assert (await c.get("/api/v1/info")).json()["mode"] == "ro"
+        assert (await c.get("/api/v1/info", headers=admin)).json()["mode"] == "ro"
 
 
 async def test_restore_failed_event(make_settings, admin, redis_url, redis_namespace, tmp_path) -> None:

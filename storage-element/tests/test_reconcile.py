@@ -33,7 +33,7 @@ async def test_drop_table_rebuild(make_settings, backend_kind, admin) -> None:
         assert (await c.post("/api/v1/search", json={}, headers=admin)).json()["total_count"] == 12
         for fid in ids:
             assert (await c.get(f"/api/v1/files/{fid}/content", headers=admin)).status_code == 200
-        assert (await c.get("/api/v1/info")).json()["file_count"] == 12
+        assert (await c.get("/api/v1/info", headers=admin)).json()["file_count"] == 12
         r = await c.post("/api/v1/cache/rebuild?mode=incremental", headers=admin)
         assert r.json()["inserted"] == 0 and r.json()["updated"] == 0
 

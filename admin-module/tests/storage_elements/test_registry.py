@@ -19,6 +19,12 @@ async def test_discover_register_snapshot_and_delete(admin: Admin, auth: dict[st
     c = admin.client
     r = await c.post("/api/v1/storage-elements/discover", json={"api_url": fake_element.url}, headers=auth)
     assert r.status_code == 200 and r.json()["id"] == "se-test-01" and r.json()["mode"] == "rw"
+    # /info элемента требует токен: admin шлёт свой, действительный для JWKS, но лишь роли READONLY —
+    # адрес для discover вводит человек, и ADMIN-токен туда уходить не должен
+    header = fake_element.info_auth_headers[-1]
+    principal = await admin.app.state.jwt_verifier.verify(header.removeprefix("Bearer "))
+    assert principal.role.value == "READONLY" and principal.subject == "admin-module"
+    assert principal.claims["exp"] - principal.claims["iat"] <= 300
     r = await c.post("/api/v1/storage-elements/discover", json={"api_url": "http://127.0.0.1:9"}, headers=auth)
     assert r.status_code == 502 and r.json()["code"] == "element_unreachable"
 

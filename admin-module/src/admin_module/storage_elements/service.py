@@ -28,6 +28,7 @@ from .schemas import ElementOut, SummaryOut
 _log = logging.getLogger("admin_module.registry")
 _ONLINE = frozenset({"ok", "online", "healthy", "ready"})
 INTERNAL_SUBJECT = "admin-module"
+INFO_TOKEN_TTL = 300
 
 
 def _now() -> datetime:
@@ -101,6 +102,7 @@ class Registry:
         self.client = ServiceClient(auth_headers=self._auth_headers, retries=1,
                                     timeout=httpx.Timeout(120.0, connect=3.0))
         self._token: tuple[str, float] | None = None
+        self._info_token: tuple[str, float] | None = None
         self._last_fingerprint: str | None = None
         self._last_publish = 0.0
         self.publications = 0
@@ -118,11 +120,21 @@ class Registry:
             self._token = (token, time.monotonic() + ttl - 120)
         return {"Authorization": f"Bearer {self._token[0]}"}
 
+    async def _info_headers(self) -> dict[str, str]:
+        # /info элемента требует токен, но адрес для discover вводит человек: туда уходит отдельный короткий
+        # токен роли READONLY, а не ADMIN-токен команд — чужой сервер по ошибочному адресу не получит права ADMIN.
+        if self._info_token is None or self._info_token[1] < time.monotonic():
+            token, ttl = await self.keys.issue(subject=INTERNAL_SUBJECT, client_id=INTERNAL_SUBJECT, role="READONLY",
+                                               name=INTERNAL_SUBJECT, grant="internal",
+                                               extra={"kind": "service_account"}, ttl=INFO_TOKEN_TTL)
+            self._info_token = (token, time.monotonic() + ttl / 2)
+        return {"Authorization": f"Bearer {self._info_token[0]}"}
+
     # --- опрос ---------------------------------------------------------------------------------------
     async def fetch_info(self, api_url: str) -> dict[str, Any]:
         url = api_url.rstrip("/") + "/api/v1/info"
         try:
-            resp = await self.http.get(url)
+            resp = await self.http.get(url, headers=await self._info_headers())
         except httpx.HTTPError as exc:
             raise ProblemError(502, "element_unreachable", f"элемент {api_url} не отвечает: {exc!r}") from exc
         if resp.status_code != 200:

@@ -1,4 +1,4 @@
-"""Служебное: сведения и ёмкость (без токена), режим, кэш, скраб (ADMIN)."""
+"""Служебное: сведения и ёмкость (любой токен), режим, кэш, скраб (ADMIN)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from artstore_common import Role, require_roles
+from artstore_common import CurrentPrincipal, Role, require_roles
 
 from ..archive import archive_all
 from ..element import Element
@@ -20,13 +20,15 @@ admin = [require_roles(Role.ADMIN)]
 VERSION = "0.1.0"
 
 
+# Сведения и ёмкость — тоже за токеном (ARCHITECTURE.md §2): без него наружу утекали режим, адрес, заполненность
+# и число файлов. Любая роль: их читают admin (опрос реестра) и сервисы.
 @router.get("/info", summary="Сведения об элементе (для discovery)")
-async def info(el: Element = Depends(element)) -> dict[str, Any]:
+async def info(_: CurrentPrincipal, el: Element = Depends(element)) -> dict[str, Any]:
     return {**el.info(), "expiring_soon": await el.expiring_soon(), "version": VERSION}
 
 
 @router.get("/capacity", summary="Ёмкость")
-async def capacity(el: Element = Depends(element)) -> dict[str, Any]:
+async def capacity(_: CurrentPrincipal, el: Element = Depends(element)) -> dict[str, Any]:
     i = el.info()
     return {k: i[k] for k in ("capacity_bytes", "used_bytes", "free_bytes", "disk_free_bytes", "file_count")}
 
