@@ -107,7 +107,7 @@ class Fleet:
         """Снимок discovery как у admin-module: из /info каждого элемента."""
         items = []
         for h in self.elements.values():
-            info = httpx.get(h.url + "/api/v1/info", timeout=10).json()
+            info = httpx.get(h.url + "/api/v1/info", headers=self.factory.headers("READONLY"), timeout=10).json()
             item = {k: info.get(k) for k in ("id", "name", "mode", "storage_type", "capacity_bytes",
                                              "used_bytes", "free_bytes", "file_count", "retention_days")}
             item.update(api_url=h.url, status="online", priority=h.priority)
