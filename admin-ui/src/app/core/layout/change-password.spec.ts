@@ -6,7 +6,7 @@ import { Session } from '../auth/session';
 import { ChangePassword } from './change-password';
 
 describe('ChangePassword', () => {
-  const session = { changePassword: vi.fn(() => of({})) };
+  const session = { changePassword: vi.fn(() => of({})), logout: vi.fn() };
   const ref = { close: vi.fn() };
 
   beforeEach(() => {
@@ -43,5 +43,6 @@ describe('ChangePassword', () => {
     fill(fixture.nativeElement, ['old', 'new-password-1', 'new-password-1']);
     expect(session.changePassword).toHaveBeenCalledWith('old', 'new-password-1');
     expect(ref.close).toHaveBeenCalledWith(true);
+    expect(session.logout).toHaveBeenCalled();
   });
 });

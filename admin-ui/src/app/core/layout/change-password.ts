@@ -66,8 +66,11 @@ export class ChangePassword {
     this.busy.set(true);
     this.session.changePassword(current, next).subscribe({
       next: () => {
-        this.notifier.success('Пароль изменён');
+        // Сервер отозвал все refresh-токены, а текущий токен мог быть «только для смены пароля»:
+        // честнее сразу войти заново с новым паролем, чем ловить 403 и разлогин через минуту.
+        this.notifier.success('Пароль изменён — войдите с новым паролем');
         this.ref.close(true);
+        this.session.logout();
       },
       error: (err) => {
         this.busy.set(false);
