@@ -40,14 +40,19 @@ class LeaderJob:
         self._wake.set()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        # Отмену повторяем, пока задача не завершится: отмена, пришедшая в момент завершения ожидания,
+        # в Python 3.11 может потеряться, и однократный cancel + await повисал бы навсегда.
+        task = self._task
+        while task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
+                await asyncio.wait_for(asyncio.shield(task), 1.0)
 
     async def _sleep(self, seconds: float) -> None:
+        # asyncio.timeout, а не wait_for: у wait_for в 3.11 отмена внешней задачи может быть проглочена
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
         self._wake.clear()
 
     async def _run(self) -> None:
