@@ -80,7 +80,8 @@ class EmbeddedPostgres:
             str(self.bin / "pg_ctl"), "-D", str(self.data_dir), "-w", "-t", "60", "-l",
             str(self.data_dir / "postgres.log"),
             "-o", f"-h 127.0.0.1 -p {self.port} -k {self.data_dir} -c max_connections=300 "
-                  "-c shared_buffers=256MB -c fsync=on",
+                  f"-c shared_buffers={_shared_buffers_mib()}MB -c effective_cache_size={_ram_mib() // 2}MB "
+                  "-c fsync=on",
             "start",
         )
         wait_port("127.0.0.1", self.port)
@@ -90,6 +91,20 @@ class EmbeddedPostgres:
         if (self.data_dir / "postmaster.pid").exists():
             subprocess.run([str(self.bin / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"],
                            user=self._run_as, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _ram_mib() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    except (ValueError, OSError):
+        return 4096
+
+
+def _shared_buffers_mib() -> int:
+    """Восьмая часть памяти, от 128 МиБ до 2 ГиБ. Кэш-таблицы поиска на миллион файлов занимают ~1,3 ГиБ:
+    при 256 МиБ каждая выдача гоняет страницы между кэшем ОС и буферами PostgreSQL и втрое дороже.
+    Память берётся по мере надобности, а не вся при старте."""
+    return max(128, min(2048, _ram_mib() // 8))
 
 
 class EmbeddedRedis:
