@@ -87,6 +87,13 @@ async def fill(db_url: str, table: str, eid: str, rows: int) -> None:
         await conn.close()
 
 
+def _percentiles(lat: list[float]) -> dict[str, Any]:
+    lat = sorted(lat)
+    n = len(lat)
+    return {"n": n, "p50_ms": round(lat[n // 2] * 1000, 2), "p95_ms": round(lat[int(n * .95)] * 1000, 2),
+            "p99_ms": round(lat[min(n - 1, int(n * .99))] * 1000, 2)}
+
+
 async def measure(token: str, n: int) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"}
     out: dict[str, Any] = {}
@@ -96,17 +103,21 @@ async def measure(token: str, n: int) -> dict[str, Any]:
             ("suggest", PREFIXES, lambda p: s.get(f"{QUERY}/api/v1/search/suggest", params={"prefix": p})),
         ):
             lat: list[float] = []
+            per_kind: dict[str, list[float]] = {}
             partial = 0
             for i in range(n):
+                req = reqs[i % len(reqs)]
                 started = time.perf_counter()
-                async with call(reqs[i % len(reqs)]) as r:
+                async with call(req) as r:
                     body = await r.json()
                     assert r.status == 200, body
                     partial += bool(body.get("partial"))
-                lat.append(time.perf_counter() - started)
-            lat.sort()
-            out[label] = {"n": n, "p50_ms": round(lat[n // 2] * 1000, 2), "p95_ms": round(lat[int(n * .95)] * 1000, 2),
-                          "p99_ms": round(lat[int(n * .99)] * 1000, 2), "partial_answers": partial}
+                took = time.perf_counter() - started
+                lat.append(took)
+                per_kind.setdefault(json.dumps(req, ensure_ascii=False), []).append(took)
+            out[label] = {**_percentiles(lat), "partial_answers": partial,
+                          # какой вид запроса тянет хвост — видно по разбивке
+                          "by_kind": {k: _percentiles(v) for k, v in per_kind.items()}}
     return out
 
 
