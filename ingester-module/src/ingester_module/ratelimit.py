@@ -1,6 +1,7 @@
 """Ограничение частоты запросов на учётную запись: фиксированное окно в минуту в Redis.
 
-Одна команда-конвейер (INCR + EXPIRE NX) на запрос — окно общее для всех реплик. Лимит берётся из
+INCR + EXPIRE NX на запрос (одновременные запросы — одним конвейером, RedisBatcher) — окно общее для
+всех реплик. Лимит берётся из
 claim ``rate_limit`` токена (его задаёт admin-module для аккаунта), иначе из настроек. Redis недоступен —
 пропускаем: ограничение защищает флот, а не должно останавливать загрузки вместе с Redis.
 """
@@ -8,12 +9,13 @@ claim ``rate_limit`` токена (его задаёт admin-module для ак�
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import redis.asyncio as aioredis
 from fastapi import Request
 from redis.exceptions import RedisError
 
-from artstore_common import Principal, ProblemError
+from artstore_common import Principal, ProblemError, RedisBatcher
 
 WINDOW = 60
 
@@ -23,6 +25,7 @@ class RateLimiter:
         self.redis = redis
         self.namespace = namespace
         self.default_limit = default_limit
+        self._batch = RedisBatcher(redis)
 
     def limit_for(self, principal: Principal) -> int:
         claim = principal.claims.get("rate_limit")
@@ -39,11 +42,13 @@ class RateLimiter:
         now = time.time()
         window = int(now // WINDOW)
         key = f"{self.namespace}:rl:{principal.subject}:{window}"
+
+        def commands(pipe: Any) -> None:
+            pipe.incrby(key, cost)
+            pipe.expire(key, WINDOW + 5, nx=True)
+
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.incrby(key, cost)
-                pipe.expire(key, WINDOW + 5, nx=True)
-                count, _ = await pipe.execute()
+            count, _ = await self._batch.run(commands, 2)
         except (RedisError, OSError):
             return
         if int(count) > limit:

@@ -6,7 +6,7 @@ import artstore_common
 def test_all_is_frozen() -> None:
     assert sorted(artstore_common.__all__) == sorted(
         [
-            "EVENT_TYPES", "EventPublisher", "events_channel", "events_stream", "make_event",
+            "EVENT_TYPES", "EventPublisher", "RedisBatcher", "events_channel", "events_stream", "make_event",
             "PLACEHOLDER_SECRETS", "PROBLEM_CONTENT_TYPE", "AuthError", "CircuitBreaker", "CircuitOpenError",
             "CircuitState", "CurrentPrincipal", "DiscoveryClient", "HealthRegistry", "HttpMetrics", "JWKSVerifier",
             "MetricsMiddleware", "Principal", "ProblemError", "RequestContextMiddleware", "Role", "ServiceClient",

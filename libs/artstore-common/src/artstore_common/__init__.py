@@ -26,6 +26,7 @@ from ._health import HealthRegistry, health_router
 from ._http import CircuitOpenError, ServiceClient
 from ._logging import request_id_var, setup_logging, user_id_var
 from ._metrics import HttpMetrics, MetricsMiddleware, metrics_router, new_registry
+from ._redis_batch import RedisBatcher
 from ._settings import PLACEHOLDER_SECRETS, ServiceSettings, parse_size
 from ._tracing import instrument_engine, setup_tracing, tracing_enabled
 
@@ -46,6 +47,7 @@ __all__ = [
     "MetricsMiddleware",
     "Principal",
     "ProblemError",
+    "RedisBatcher",
     "RequestContextMiddleware",
     "Role",
     "ServiceClient",

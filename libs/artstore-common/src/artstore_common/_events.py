@@ -16,6 +16,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from ._redis_batch import RedisBatcher
+
 _log = logging.getLogger("artstore.events")
 
 EVENT_TYPES = frozenset(
@@ -45,15 +47,20 @@ class EventPublisher:
         self.redis = redis
         self.namespace = namespace
         self.maxlen = maxlen
+        self._batch = RedisBatcher(redis)
 
     async def emit(self, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
         event = make_event(event_type, data)
         payload = json.dumps(event, ensure_ascii=False, default=str)
+        stream, channel = events_stream(self.namespace), events_channel(self.namespace)
+
+        def commands(pipe: Any) -> None:
+            pipe.xadd(stream, {"event": payload}, maxlen=self.maxlen, approximate=True)
+            pipe.publish(channel, payload)
+
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.xadd(events_stream(self.namespace), {"event": payload}, maxlen=self.maxlen, approximate=True)
-                pipe.publish(events_channel(self.namespace), payload)
-                await pipe.execute()
+            # одновременные события уходят одним конвейером; ждём подтверждения своего, как и раньше
+            await self._batch.run(commands, 2)
         except (RedisError, OSError) as exc:
             _log.error("событие %s не опубликовано: %s", event_type, exc, extra={"event": event})
         return event
