@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,14 +32,12 @@ async def delete(session: AsyncSession, webhook: Webhook) -> None:
     await session.delete(webhook)
 
 
-async def candidates(session: AsyncSession, owner_id: str | None) -> Sequence[Webhook]:
-    """Активные вебхуки активных аккаунтов: владельца файла и всех ADMIN (тип события фильтрует сервис)."""
-    cond = ServiceAccount.role == "ADMIN"
-    if owner_id:
-        cond = or_(cond, ServiceAccount.id == owner_id)
-    q = (select(Webhook).join(ServiceAccount, ServiceAccount.id == Webhook.account_id)
-         .where(Webhook.is_active.is_(True), ServiceAccount.status == "active", cond))
-    return (await session.execute(q)).scalars().all()
+async def subscribers(session: AsyncSession) -> Sequence[tuple[Webhook, str]]:
+    """Активные вебхуки активных аккаунтов с ролью владельца — один запрос на пачку событий; кому из них
+    событие (владельцу файла или любому ADMIN) и какого типа, решает сервис."""
+    q = (select(Webhook, ServiceAccount.role).join(ServiceAccount, ServiceAccount.id == Webhook.account_id)
+         .where(Webhook.is_active.is_(True), ServiceAccount.status == "active"))
+    return [(w, str(role)) for w, role in (await session.execute(q)).all()]
 
 
 async def enqueue(session: AsyncSession, rows: list[dict[str, object]]) -> int:

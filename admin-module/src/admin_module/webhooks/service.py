@@ -170,8 +170,10 @@ class WebhookDispatcher:
 
     async def _handle_batch(self, messages: list[tuple[Any, dict[Any, Any]]]) -> None:
         ids = []
-        created = 0
+        rows: list[dict[str, Any]] = []
         async with session_scope(self.maker) as session:
+            # подписчики — один раз на пачку: запрос на каждое событие стоил ~1,5 мс CPU admin на загрузку
+            subscribers = await repository.subscribers(session)
             for msg_id, fields in messages:
                 ids.append(msg_id)
                 if not fields:
@@ -185,14 +187,15 @@ class WebhookDispatcher:
                     _log.error("событие %s в потоке не разобрано — пропущено", msg_id)
                     continue
                 owner = (event.get("data") or {}).get("owner_id")
-                rows = []
-                for webhook in await repository.candidates(session, str(owner) if owner else None):
-                    if event_type in webhook.events:
+                for webhook, role in subscribers:
+                    if event_type not in webhook.events:
+                        continue
+                    if role == "ADMIN" or (owner and webhook.account_id == str(owner)):
                         rows.append({"id": str(uuid.uuid4()), "webhook_id": webhook.id, "event_id": event_id,
                                      "event_type": event_type, "payload": event, "status": "pending",
                                      "attempts": 0, "attempt_log": [], "next_attempt_at": _now(),
                                      "created_at": _now()})
-                created += await repository.enqueue(session, rows)
+            created = await repository.enqueue(session, rows)
         # подтверждаем только после коммита: упади мы раньше — событие перечитается
         if ids:
             await self.redis.xack(self.stream, GROUP, *ids)
