@@ -101,3 +101,29 @@ async def test_large_corrupt_file_stream_is_aborted(make_settings, admin) -> Non
             await c.get(f"/api/v1/files/{big['file_id']}/content", headers=admin)
         r = await c.get(f"/api/v1/files/{big['file_id']}/content", headers=admin)
         assert r.status_code == 409 and r.json()["code"] == "file_corrupted"
+
+
+@pytest.mark.parametrize("compress", [False, True])
+async def test_corrupt_stream_over_real_http_never_completes(make_settings, admin, compress) -> None:
+    """По настоящему HTTP: клиент не получает все байты по Content-Length, если хэш не сошёлся — иначе
+    обрыв после последнего байта был бы для него успешным ответом с испорченным файлом."""
+    import httpx
+
+    from artstore_common.testing import UvicornThread
+    from storage_element.app import create_app
+
+    app = create_app(make_settings())
+    body = bytes(range(256)) * (9 * 4096 + 7)
+    with UvicornThread(app) as srv:
+        async with httpx.AsyncClient(base_url=srv.url, timeout=60) as c:
+            extra = {"compression_algorithm": "gzip"} if compress else {}
+            big = (await put(c, admin, body, **extra)).json()
+            assert bool(big["compression"]) is compress
+            await _flip_byte(app.state.element, big["storage_path"])
+            received = bytearray()
+            with pytest.raises(httpx.HTTPError):
+                async with c.stream("GET", f"/api/v1/files/{big['file_id']}/content", headers=admin) as r:
+                    assert r.status_code == 200
+                    async for chunk in r.aiter_bytes():
+                        received += chunk
+            assert len(received) < len(body)

@@ -93,15 +93,28 @@ async def _mark_corrupt(el: Element, attr: dict[str, Any], actual: str) -> None:
 
 
 async def _stream(el: Element, attr: dict[str, Any], start: int, end: int, raw: bool) -> AsyncIterator[bytes]:
-    key = attr["storage_path"]
-    comp = attr.get("compression")
-    stored = int(attr["_stored_size"])
+    """Общий путь (сжатые файлы, S3). Последний кусок придерживается до сверки хэша — см. _stream_local."""
     full = start == 0 and end == int(attr["file_size"]) and not raw
-    if comp and not raw:
+    comp = attr.get("compression")
+    verifier = ReadVerifier(comp["algorithm"] if comp and not raw else None, full)
+    held: bytes | None = None
+    async for chunk in _pieces(el, attr, start, end, raw, full, verifier):
+        if held is not None:
+            yield held
+        held = chunk
+    if full:
+        await _verify(el, attr, verifier.hexdigest())
+    if held is not None:
+        yield held
+
+
+async def _pieces(el: Element, attr: dict[str, Any], start: int, end: int, raw: bool, full: bool,
+                  verifier: ReadVerifier) -> AsyncIterator[bytes]:
+    key = attr["storage_path"]
+    if attr.get("compression") and not raw:
         # сжатый файл: распаковываем с начала и вырезаем нужный диапазон
-        verifier = ReadVerifier(comp["algorithm"], full)
         pos = 0
-        async for chunk in el.backend.iter_range(key, 0, stored, verifier):
+        async for chunk in el.backend.iter_range(key, 0, int(attr["_stored_size"]), verifier):
             lo, hi = max(start - pos, 0), min(end - pos, len(chunk))
             pos += len(chunk)
             if hi > lo:
@@ -109,14 +122,8 @@ async def _stream(el: Element, attr: dict[str, Any], start: int, end: int, raw: 
             if pos >= end and not full:
                 return
     else:
-        verifier = ReadVerifier(None, full)
         async for chunk in el.backend.iter_range(key, start, end, verifier if full else None):
             yield chunk
-    if full:
-        actual = verifier.hexdigest()
-        if actual != attr["checksum"]:
-            await _mark_corrupt(el, attr, actual)
-            raise CorruptStreamError(f"sha256 файла {attr['file_id']} не сошёлся; поток оборван")
 
 
 def _read_whole(path: str, start: int, end: int, verify: bool) -> tuple[bytes, str | None]:
@@ -159,6 +166,11 @@ async def _stream_local(el: Element, attr: dict[str, Any], path: str, start: int
             pos += len(chunk)
             if pos < end:
                 pending = loop.run_in_executor(None, _read, pos, min(STREAM_CHUNK, end - pos))
+            elif hasher is not None:
+                # Последний кусок уходит только после сверки хэша: отправь мы его раньше, клиент получил
+                # бы все байты по Content-Length и счёл бы ответ успешным, а обрыв после этого ничего
+                # не значит. Без последних байт ответ неполон — и клиент, и query видят ошибку.
+                await _verify(el, attr, hasher.hexdigest())
             yield chunk
     finally:
         if pending is not None:
@@ -166,13 +178,14 @@ async def _stream_local(el: Element, attr: dict[str, Any], path: str, start: int
             with contextlib.suppress(BaseException):
                 await asyncio.shield(pending)
         os.close(fd)
-    if hasher is not None:
-        actual = hasher.hexdigest()
-        if actual != attr["checksum"]:
-            await _mark_corrupt(el, attr, actual)
-            raise CorruptStreamError(f"sha256 файла {attr['file_id']} не сошёлся; поток оборван")
-    elif pos < end:
+    if pos < end:
         raise CorruptStreamError(f"файл {attr['file_id']} короче заявленного: поток оборван на {pos} из {end}")
+
+
+async def _verify(el: Element, attr: dict[str, Any], actual: str) -> None:
+    if actual != attr["checksum"]:
+        await _mark_corrupt(el, attr, actual)
+        raise CorruptStreamError(f"sha256 файла {attr['file_id']} не сошёлся; поток оборван")
 
 
 async def _local_response(el: Element, attr: dict[str, Any], start: int, end: int, raw: bool, status: int,
