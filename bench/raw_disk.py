@@ -1,7 +1,8 @@
 """Базовая линия «голого диска» для сравнения с элементом хранения: та же работа без HTTP и БД.
 
 64 KiB: запись во временный файл + fsync + rename + fsync(каталога), 16 потоков (как 16 клиентов);
-большой файл: запись 1 MiB блоками + fsync, затем чтение. ``.venv/bin/python bench/raw_disk.py``.
+большой файл: запись 1 MiB блоками + fsync (как есть и с ранним сбросом sync_file_range каждые 8 MiB —
+так пишет элемент), затем чтение. ``.venv/bin/python bench/raw_disk.py``.
 """
 
 from __future__ import annotations
@@ -38,14 +39,20 @@ def small_ops(root: Path, n: int, threads: int) -> float:
     return n / (time.perf_counter() - started)
 
 
-def large(root: Path, mib: int) -> tuple[float, float]:
+def large(root: Path, mib: int, early_writeback: bool = False) -> tuple[float, float]:
+    from storage_element.backends.local import WRITEBACK_STEP, start_writeback
+
     block = os.urandom(1 << 20)
     path = root / "large.bin"
+    path.unlink(missing_ok=True)
     started = time.perf_counter()
-    with open(path, "wb") as fh:
-        for _ in range(mib):
+    with open(path, "wb", buffering=0) as fh:
+        flushed = 0
+        for i in range(1, mib + 1):
             fh.write(block)
-        fh.flush()
+            if early_writeback and start_writeback is not None and (i << 20) - flushed >= WRITEBACK_STEP:
+                start_writeback(fh.fileno(), flushed, (i << 20) - flushed)
+                flushed = i << 20
         os.fsync(fh.fileno())
     write = mib / (time.perf_counter() - started)
     started = time.perf_counter()
@@ -65,8 +72,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="artstore-raw-") as tmp:
         ops = small_ops(Path(tmp) / "small", args.small, 16)
         write, read = large(Path(tmp), args.large_mib)
+        write_wb, _ = large(Path(tmp), args.large_mib, early_writeback=True)
     print(json.dumps({"raw_64k_write_fsync_rename_ops_per_s": round(ops, 1),
                       "raw_large_write_fsync_mib_per_s": round(write, 1),
+                      "raw_large_write_early_writeback_fsync_mib_per_s": round(write_wb, 1),
                       "raw_large_read_mib_per_s_page_cache": round(read, 1)}, indent=2))
 
 
