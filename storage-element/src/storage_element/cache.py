@@ -25,6 +25,10 @@ _ATTR_COLS = (
     "schema_version",
 )
 
+# Столбцы строки, которые нужны для attr: без search_vector — он в разы шире остальной строки, и SELECT *
+# гнал бы его (и разбор в Python) на каждое скачивание и каждый запрос метаданных.
+_ROW_COLS = ", ".join((*_ATTR_COLS, "corrupted"))
+
 
 def _vector(p: str) -> str:
     parts = []
@@ -203,7 +207,7 @@ class Cache:
 
     async def get(self, file_id: str) -> dict[str, Any] | None:
         assert self.pool is not None
-        row = await self.pool.fetchrow(f"SELECT * FROM {self.table} WHERE file_id = $1", file_id)
+        row = await self.pool.fetchrow(f"SELECT {_ROW_COLS} FROM {self.table} WHERE file_id = $1", file_id)
         if row is None:
             return None
         attr = row_to_attr(row)
@@ -246,7 +250,7 @@ class Cache:
     async def expiring(self, until: datetime, limit: int = 1000) -> list[dict[str, Any]]:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(text(
-                f"SELECT * FROM {self.table} WHERE expires_at IS NOT NULL AND expires_at <= :u "
+                f"SELECT {_ROW_COLS} FROM {self.table} WHERE expires_at IS NOT NULL AND expires_at <= :u "
                 "AND expiring_notified_at IS NULL ORDER BY expires_at LIMIT :l"), {"u": until, "l": limit})).all()
         return [row_to_attr(r) for r in rows]
 
@@ -258,6 +262,6 @@ class Cache:
     async def expired_temporary(self, now: datetime, limit: int = 1000) -> list[dict[str, Any]]:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(text(
-                f"SELECT * FROM {self.table} WHERE expires_at IS NOT NULL AND expires_at <= :n "
+                f"SELECT {_ROW_COLS} FROM {self.table} WHERE expires_at IS NOT NULL AND expires_at <= :n "
                 "AND retention_policy = 'temporary' ORDER BY expires_at LIMIT :l"), {"n": now, "l": limit})).all()
         return [row_to_attr(r) for r in rows]
