@@ -92,3 +92,24 @@ async def test_ranked_count_capped_by_candidates(filled, admin, monkeypatch) -> 
     res = await _search(c, admin, query="альфа", limit=2)
     assert res["total_count"] == 4 and res["total_is_lower_bound"] is False
     assert all(x["rank"] > 0 for x in res["results"])
+
+
+async def test_unranked_page_is_exact_whether_matches_fit_the_cap_or_not(filled, admin, monkeypatch) -> None:
+    # все совпадения в потолке — страница и число из одного прохода; больше потолка — страница всё равно
+    # точная (отдельный упорядоченный запрос), число — потолок с признаком «не меньше»
+    from storage_element import search as search_mod
+
+    c, _ids = filled
+    for cap, total, lower in ((10, 4, False), (2, 2, True)):
+        monkeypatch.setattr(search_mod, "COUNT_CAP", cap)
+        res = await _search(c, admin, sort_by="file_size", sort_order="asc", limit=2)
+        assert [x["file_size"] for x in res["results"]] == [30, 100]
+        assert res["total_count"] == total and res["total_is_lower_bound"] is lower
+        res = await _search(c, admin, sort_by="file_size", sort_order="desc", limit=2, offset=1)
+        assert [x["file_size"] for x in res["results"]] == [2000, 100]
+        res = await _search(c, admin, sort_by="name", limit=2, offset=7)
+        assert res["results"] == [] and res["total_count"] == total
+        # полнотекстовый запрос с сортировкой не по релевантности: ранг у строк страницы есть
+        res = await _search(c, admin, query="альфа", sort_by="file_size", limit=3)
+        assert [x["file_size"] for x in res["results"]] == [5000, 2000, 100]
+        assert all(x["rank"] > 0 for x in res["results"])
