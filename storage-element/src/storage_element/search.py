@@ -68,11 +68,14 @@ def build_where(req: SearchRequest, prefix: str) -> tuple[list[str], dict[str, A
     return where, params, ranked
 
 
+_SORT_COLUMN = {"created_at": "created_at", "file_size": "file_size", "name": "original_filename"}
+
+
 def order_by(req: SearchRequest, ranked: bool) -> str:
     direction = "ASC" if req.sort_order == "asc" else "DESC"
     if req.sort_by == "relevance":
         return "rank DESC, created_at DESC, file_id" if ranked else "created_at DESC, file_id"
-    col = {"created_at": "created_at", "file_size": "file_size", "name": "original_filename"}[req.sort_by]
+    col = _SORT_COLUMN[req.sort_by]
     return f"{col} {direction}, file_id"
 
 
@@ -107,30 +110,39 @@ async def search(engine: AsyncEngine, table: str, prefix: str, req: SearchReques
         capped = total > cap
         return {"results": [row_to_attr(r) for r in rows], "total_count": min(total, cap),
                 "total_is_lower_bound": capped}
-    # Сначала — все совпадения до потолка одним проходом, с числом их окном. Уложились в потолок (частый
-    # случай точного поиска: имя, тег, автор) — в руках все совпадения, их порядок точен, и второй проход
-    # для подсчёта не нужен (было: выдача и отдельный подсчёт, каждый со своим обходом индекса — для
-    # «протокол_budget» 12 + 8 мс). Не уложились — точную страницу даёт упорядоченный запрос (обычно по
-    # индексу даты/размера/имени), а число — потолок с признаком «не меньше».
+    # Сначала — ключи всех совпадений до потолка одним узким проходом (file_id и столбец сортировки), с числом
+    # их окном. Уложились в потолок (частый случай точного поиска: имя, тег, автор) — порядок точен, число
+    # точное, и полные строки (с рангом) нужны только для страницы: выборка по первичному ключу. Не
+    # уложились — точную страницу даёт упорядоченный запрос (обычно по индексу даты/размера/имени), а
+    # число — потолок с признаком «не меньше». Было: выдача и отдельный подсчёт, каждый со своим обходом
+    # (для «протокол_budget» на миллионе строк — 12 + 8 мс).
     order = order_by(req, ranked)
-    sub = f"SELECT * FROM {table} {clause} LIMIT {COUNT_CAP + 1}"
-    # ранг (если есть) — только для строк страницы, а не для тысячи кандидатов
-    first_sql = (f"SELECT {cols}, _n, {rank} AS rank FROM ("
-                 f"SELECT {cols}{', search_vector' if ranked else ''}, count(*) OVER () AS _n FROM ({sub}) s "
-                 f"ORDER BY {order} LIMIT :limit OFFSET :offset) c ORDER BY {order}")
+    key = _SORT_COLUMN.get(req.sort_by, "created_at")
+    keys_sql = (f"SELECT file_id, count(*) OVER () AS _n FROM ("
+                f"SELECT file_id, {key} FROM {table} {clause} LIMIT {COUNT_CAP + 1}) s "
+                f"ORDER BY {order} LIMIT :limit OFFSET :offset")
+    page_sql = f"SELECT {cols}, {rank} AS rank FROM {table} WHERE file_id = ANY(:ids)"
     sql = f"SELECT {cols}, {rank} AS rank FROM {table} {clause} ORDER BY {order} LIMIT :limit OFFSET :offset"
     async with engine.begin() as conn:
         if ranked:
             await conn.execute(text("SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)"))
-        rows = (await conn.execute(text(first_sql), bind)).all()
-        if rows:
-            total = int(rows[0]._mapping["_n"])
+        found = (await conn.execute(text(keys_sql), bind)).all()
+        if found:
+            total = int(found[0]._mapping["_n"])
         elif req.offset == 0:
             total = 0
         else:
-            total = int((await conn.execute(text(f"SELECT count(*) FROM ({sub}) s"), params)).scalar() or 0)
+            count_sql = f"SELECT count(*) FROM (SELECT 1 FROM {table} {clause} LIMIT {COUNT_CAP + 1}) s"
+            total = int((await conn.execute(text(count_sql), params)).scalar() or 0)
         if total > COUNT_CAP:
-            rows = (await conn.execute(text(sql), bind)).all()
+            rows = list((await conn.execute(text(sql), bind)).all())
+        elif found:
+            ids = [r[0] for r in found]
+            by_id = {r._mapping["file_id"]: r for r in
+                     (await conn.execute(text(page_sql), {**params, "ids": ids})).all()}
+            rows = [by_id[i] for i in ids if i in by_id]
+        else:
+            rows = []
     capped = total > COUNT_CAP
     return {"results": [row_to_attr(r) for r in rows], "total_count": min(total, COUNT_CAP),
             "total_is_lower_bound": capped}
