@@ -167,3 +167,47 @@ async def test_stale_pending_event_is_claimed(make_settings: Callable[..., Setti
             assert pending["pending"] == 0
         finally:
             await redis.aclose()
+
+
+async def test_batch_of_events_enqueues_deliveries_in_chunks(make_settings: Callable[..., Settings],
+                                                             receiver: Receiver, redis_url: str,
+                                                             redis_namespace: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Пачка событий × много подписчиков — вставка частями (предел параметров запроса PostgreSQL), а чужой
+    владелец не получает событие: подписчики пачки — её владельцы и ADMIN."""
+    from admin_module.webhooks import repository
+
+    monkeypatch.setattr(repository, "ENQUEUE_CHUNK", 3)
+    async with running(make_settings(webhook_worker_interval_seconds=0.1)) as a:
+        c = a.client
+        auth = await a.headers()
+        owner = (await c.post("/api/v1/service-accounts", json={"name": "owner-b"}, headers=auth)).json()
+        other = (await c.post("/api/v1/service-accounts", json={"name": "other-b"}, headers=auth)).json()
+        for i in range(4):
+            r = await c.post(f"/api/v1/service-accounts/{owner['id']}/webhooks",
+                             json={"url": f"{receiver.url}/o{i}", "events": ["file_uploaded"]}, headers=auth)
+            assert r.status_code == 201, r.text
+        await c.post(f"/api/v1/service-accounts/{other['id']}/webhooks",
+                     json={"url": receiver.url + "/other", "events": ["file_uploaded"]}, headers=auth)
+        st = a.app.state
+        await st.webhooks.stop()  # пачку разбираем сами, одним вызовом
+        redis = aioredis.from_url(redis_url)
+        try:
+            publisher = EventPublisher(redis, redis_namespace)
+            for n in range(3):
+                await publisher.emit("file_uploaded", {"file_id": f"f-{n}", "storage_element_id": "se-01",
+                                                       "owner_id": owner["id"], "original_filename": "a"})
+            from admin_module.webhooks.service import WebhookDispatcher
+
+            worker = WebhookDispatcher(st.settings, st.sessionmaker, redis_url, st.box, st.admin_metrics)
+            await worker.ensure_group()
+            entries = await redis.xrange(f"{redis_namespace}:events")
+            await worker._handle_batch(entries)
+            delivered = 0
+            for _ in range(10):
+                delivered += await worker.deliver_due(limit=50)
+            await worker.stop()
+        finally:
+            await redis.aclose()
+        assert delivered == 12  # 3 события × 4 вебхука владельца, вставлено частями по 3
+        assert sorted({r[0] for r in receiver.requests}) == [f"/o{i}" for i in range(4)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,21 +32,30 @@ async def delete(session: AsyncSession, webhook: Webhook) -> None:
     await session.delete(webhook)
 
 
-async def subscribers(session: AsyncSession) -> Sequence[tuple[Webhook, str]]:
-    """Активные вебхуки активных аккаунтов с ролью владельца — один запрос на пачку событий; кому из них
-    событие (владельцу файла или любому ADMIN) и какого типа, решает сервис."""
+async def subscribers(session: AsyncSession, owners: set[str]) -> Sequence[tuple[Webhook, str]]:
+    """Активные вебхуки активных аккаунтов, которым могут достаться события пачки: владельцев файлов и
+    всех ADMIN. Один запрос на пачку; тип события и владельца конкретного события сверяет сервис."""
+    cond = ServiceAccount.role == "ADMIN"
+    if owners:
+        cond = or_(cond, ServiceAccount.id.in_(sorted(owners)))
     q = (select(Webhook, ServiceAccount.role).join(ServiceAccount, ServiceAccount.id == Webhook.account_id)
-         .where(Webhook.is_active.is_(True), ServiceAccount.status == "active"))
+         .where(Webhook.is_active.is_(True), ServiceAccount.status == "active", cond))
     return [(w, str(role)) for w, role in (await session.execute(q)).all()]
 
 
+# Строк доставок на одну вставку: 10 столбцов × 1000 строк — далеко от предела 32 767 параметров запроса
+ENQUEUE_CHUNK = 1000
+
+
 async def enqueue(session: AsyncSession, rows: list[dict[str, object]]) -> int:
-    """Идемпотентно: повторная обработка того же события (at-least-once из Redis) не дублирует доставку."""
-    if not rows:
-        return 0
-    q = insert(WebhookDelivery).values(rows).on_conflict_do_nothing(
-        constraint="uq_webhook_deliveries_webhook_event").returning(WebhookDelivery.id)
-    return len((await session.execute(q)).scalars().all())
+    """Идемпотентно: повторная обработка того же события (at-least-once из Redis) не дублирует доставку.
+    Пачка событий может дать тысячи доставок — вставляются частями, в той же транзакции."""
+    created = 0
+    for start in range(0, len(rows), ENQUEUE_CHUNK):
+        q = insert(WebhookDelivery).values(rows[start:start + ENQUEUE_CHUNK]).on_conflict_do_nothing(
+            constraint="uq_webhook_deliveries_webhook_event").returning(WebhookDelivery.id)
+        created += len((await session.execute(q)).scalars().all())
+    return created
 
 
 async def claim_due(session: AsyncSession, now: datetime, limit: int) -> Sequence[tuple[WebhookDelivery, Webhook]]:
