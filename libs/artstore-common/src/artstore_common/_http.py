@@ -63,10 +63,13 @@ class ServiceClient:
         if self._session is None or self._session.closed:
             # keep-alive короче, чем у uvicorn (5 с): иначе запрос может уйти в соединение, которое
             # сервер как раз закрывает, и неидемпотентный POST не повторить
+            # Предел соединений — на каждую цель (как было с пулом httpx на цель), а не общий: зависшая цель
+            # не должна занять весь пул и остановить запросы к остальным. trust_env — прокси из окружения,
+            # как у httpx.
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.max_connections, keepalive_timeout=4),
+                connector=aiohttp.TCPConnector(limit=0, limit_per_host=self.max_connections, keepalive_timeout=4),
                 # тело разжимает httpx.Response по Content-Encoding, как и раньше
-                timeout=_aiohttp_timeout(self.timeout), auto_decompress=False,
+                timeout=_aiohttp_timeout(self.timeout), auto_decompress=False, trust_env=True,
             )
         return self._session
 
@@ -109,7 +112,8 @@ class ServiceClient:
                 headers = await self._headers(kwargs.pop("headers", None))
                 kwargs["headers"] = headers
                 resp = await self._send(base_url, method, url, **kwargs)
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            except (aiohttp.ClientError, httpx.TransportError, TimeoutError, OSError) as exc:
+                # httpx.TransportError — из получения сервисного токена (его клиент на httpx)
                 breaker.record_failure()
                 last_exc = exc
             else:
@@ -178,9 +182,12 @@ class ServiceClient:
 
 
 def _aiohttp_timeout(timeout: httpx.Timeout | float) -> aiohttp.ClientTimeout:
+    """connect у aiohttp — ожидание соединения из пула вместе с установкой (у httpx это pool),
+    sock_connect — только установка TCP."""
     if isinstance(timeout, httpx.Timeout):
-        return aiohttp.ClientTimeout(total=None, sock_connect=timeout.connect, sock_read=timeout.read)
-    return aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
+        return aiohttp.ClientTimeout(total=None, connect=timeout.pool, sock_connect=timeout.connect,
+                                     sock_read=timeout.read)
+    return aiohttp.ClientTimeout(total=None, connect=timeout, sock_connect=timeout, sock_read=timeout)
 
 
 def _query_pairs(params: Any) -> list[tuple[str, str]]:
