@@ -78,3 +78,29 @@ async def test_events_reach_stream_in_order(redis_url: str, redis_namespace: str
     ids = [json.loads(fields[b"event"])["data"]["file_id"] for _, fields in entries]
     assert ids == [f"f{i}" for i in range(n)]
     await r.aclose()
+
+
+async def test_cancelled_flusher_fails_every_waiter_with_redis_error(redis_url: str, redis_namespace: str) -> None:
+    from redis.exceptions import RedisError
+
+    r = aioredis.from_url(redis_url)
+    batcher = RedisBatcher(r)
+    # первый конвейер висит (BLPOP без данных), остальные ждут за ним
+    first = asyncio.create_task(batcher.run(lambda pipe: pipe.blpop([f"{redis_namespace}:never"], 5), 1))
+    await asyncio.sleep(0.05)
+    others = [asyncio.create_task(batcher.run(lambda pipe: pipe.ping(), 1)) for _ in range(3)]
+    await asyncio.sleep(0.05)
+    assert batcher._flusher is not None
+    batcher._flusher.cancel()
+    results = await asyncio.gather(first, *others, return_exceptions=True)
+    assert all(isinstance(x, RedisError) for x in results), results
+    await r.aclose()
+
+
+async def test_stuck_pipeline_times_out_as_oserror(redis_url: str, redis_namespace: str) -> None:
+    r = aioredis.from_url(redis_url)
+    batcher = RedisBatcher(r, timeout=0.2)
+    with pytest.raises(OSError):  # TimeoutError — подкласс OSError: вызывающие ловят (RedisError, OSError)
+        await batcher.run(lambda pipe: pipe.blpop([f"{redis_namespace}:never"], 5), 1)
+    assert await batcher.run(lambda pipe: pipe.ping(), 1) == [True]
+    await r.aclose()
