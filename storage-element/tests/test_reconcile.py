@@ -127,3 +127,16 @@ async def test_corrupt_stream_over_real_http_never_completes(make_settings, admi
                     async for chunk in r.aiter_bytes():
                         received += chunk
             assert len(received) < len(body)
+
+
+async def test_truncated_large_file_is_marked_corrupt(make_settings, admin) -> None:
+    # файл короче attr.json — повреждение: поток оборван, а следующие чтения сразу получают 409
+    async with running(make_settings()) as (app, c):
+        body = bytes(range(256)) * (9 * 4096 + 7)
+        big = (await put(c, admin, body)).json()
+        path = app.state.element.backend.root / big["storage_path"]
+        path.write_bytes(body[: len(body) - 4096 * 1024])
+        with pytest.raises(Exception, match="короче"):
+            await c.get(f"/api/v1/files/{big['file_id']}/content", headers=admin)
+        r = await c.get(f"/api/v1/files/{big['file_id']}/content", headers=admin)
+        assert r.status_code == 409 and r.json()["code"] == "file_corrupted"

@@ -179,6 +179,9 @@ async def _stream_local(el: Element, attr: dict[str, Any], path: str, start: int
                 await asyncio.shield(pending)
         os.close(fd)
     if pos < end:
+        if hasher is not None:
+            # файл короче attr.json — тоже повреждение: помечаем, следующие чтения получат 409 сразу
+            await _mark_corrupt(el, attr, hasher.hexdigest())
         raise CorruptStreamError(f"файл {attr['file_id']} короче заявленного: поток оборван на {pos} из {end}")
 
 

@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .cache import row_to_attr
 from .models import SearchRequest
@@ -79,6 +81,14 @@ def order_by(req: SearchRequest, ranked: bool) -> str:
     return f"{col} {direction}, file_id"
 
 
+@asynccontextmanager
+async def _snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+        async with conn.begin():
+            yield conn
+
+
 async def search(engine: AsyncEngine, table: str, prefix: str, req: SearchRequest) -> dict[str, Any]:
     where, params, ranked = build_where(req, prefix)
     clause = ("WHERE " + " AND ".join(where)) if where else ""
@@ -123,7 +133,9 @@ async def search(engine: AsyncEngine, table: str, prefix: str, req: SearchReques
                 f"ORDER BY {order} LIMIT :limit OFFSET :offset")
     page_sql = f"SELECT {cols}, {rank} AS rank FROM {table} WHERE file_id = ANY(:ids)"
     sql = f"SELECT {cols}, {rank} AS rank FROM {table} {clause} ORDER BY {order} LIMIT :limit OFFSET :offset"
-    async with engine.begin() as conn:
+    # ключи и строки страницы — из одного снимка: иначе удаление между запросами укоротило бы страницу,
+    # а query-module по короткой странице решил бы, что дальше строк нет
+    async with _snapshot(engine) as conn:
         if ranked:
             await conn.execute(text("SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)"))
         found = (await conn.execute(text(keys_sql), bind)).all()
