@@ -94,10 +94,21 @@ class EmbeddedPostgres:
 
 
 def _ram_mib() -> int:
+    """Память машины или предел cgroup контейнера, если он меньше (в контейнере на большом хосте
+    sysconf видит память хоста)."""
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
-        return 4096
+        ram = 4 << 30
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            raw = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if raw.isdigit():
+            ram = min(ram, int(raw))
+        break
+    return ram // 2**20
 
 
 def _shared_buffers_mib() -> int:
