@@ -113,3 +113,31 @@ async def test_unranked_page_is_exact_whether_matches_fit_the_cap_or_not(filled,
         res = await _search(c, admin, query="альфа", sort_by="file_size", limit=3)
         assert [x["file_size"] for x in res["results"]] == [5000, 2000, 100]
         assert all(x["rank"] > 0 for x in res["results"])
+
+
+async def test_tag_suggestions_follow_uploads_deletes_and_rebuild(make_settings, admin) -> None:
+    # словарь тегов ведут триггеры: тег виден, пока есть хоть один файл с ним; пересборка кэша его пересчитывает
+    from sqlalchemy import text
+
+    async def tags(c, prefix: str) -> list[str]:
+        r = await c.get("/api/v1/search/suggest", params={"prefix": prefix}, headers=admin)
+        assert r.status_code == 200, r.text
+        return [s["text"] for s in r.json()["suggestions"] if s["kind"] == "tag"]
+
+    async with running(make_settings()) as (app, c):
+        a = (await put(c, admin, b"a", tags=["Уникальный", "общий"])).json()
+        b = (await put(c, admin, b"b", tags=["уникальный-2", "общий"])).json()
+        assert await tags(c, "уник") == ["Уникальный", "уникальный-2"]  # регистр префикса не важен
+        assert (await c.delete(f"/api/v1/files/{a['file_id']}", headers=admin)).status_code == 204
+        assert await tags(c, "уник") == ["уникальный-2"]
+        assert await tags(c, "общ") == ["общий"]  # второй файл с тегом ещё есть
+        el = app.state.element
+        async with el.engine.begin() as conn:
+            n = (await conn.execute(text(f"SELECT files FROM {el.settings.files_table}_tag_dict "
+                                         "WHERE tag = 'общий'"))).scalar()
+            assert n == 1
+            await conn.execute(text(f"DROP TABLE {el.settings.files_table}"))
+        assert (await c.post("/api/v1/cache/rebuild?mode=full", headers=admin)).status_code == 200
+        assert await tags(c, "уник") == ["уникальный-2"]
+        assert (await c.delete(f"/api/v1/files/{b['file_id']}", headers=admin)).status_code == 204
+        assert await tags(c, "уник") == [] and await tags(c, "общ") == []

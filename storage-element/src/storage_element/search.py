@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from .cache import row_to_attr
+from .cache import row_to_attr, tag_dict
 from .models import SearchRequest
 
 # Потолок 1000, а не 2000: на миллионе строк подсчёт и ранжирование кандидатов — это обход кучи по
@@ -23,7 +23,6 @@ COUNT_CAP = 1_000
 # ранжирование — по первым кандидатам: ts_rank по сотне тысяч совпадений «отчёт» стоит секунды,
 # а выдача по широкому запросу всё равно уточняется фильтрами; точность ранга ниже потолка не страдает
 RANK_CANDIDATES = 1_000
-TAG_CANDIDATES = 300
 _TSQ = ("(websearch_to_tsquery('russian', :q) || websearch_to_tsquery('english', :q) "
         "|| websearch_to_tsquery('simple', :q))")
 
@@ -164,8 +163,6 @@ async def suggest(engine: AsyncEngine, table: str, prefix: str, text_prefix: str
     p = text_prefix.strip()
     if not p:
         return {"suggestions": []}
-    like = f"{like_escape(p)}%"
-    contains = f"%{like_escape(p)}%"
     # имена: префикс по индексу lower(name) COLLATE "C" — быстро при любом числе совпадений
     names_sql = text(
         f"SELECT original_filename AS t, similarity(original_filename, :p) AS s FROM {table} "
@@ -173,16 +170,14 @@ async def suggest(engine: AsyncEngine, table: str, prefix: str, text_prefix: str
         'AND (lower(original_filename) COLLATE "C") < (lower(:p) || chr(1114111)) '
         'ORDER BY lower(original_filename) COLLATE "C" LIMIT :lim'
     )
-    # теги: словарь тегов мал и повторяется из строки в строку, частые теги видны уже в первых сотнях
-    # совпадений; при 2000 кандидатах планировщик строит полную битовую карту триграмм (50k+ строк на
-    # частом префиксе, ~25 мс на элемент), при 300 — короткий проход до первых совпадений (~4 мс)
+    # теги — из словаря тегов элемента (ведут триггеры таблицы файлов), префикс по тому же правилу, что и
+    # у имён; по самой таблице частый префикс стоил битовой карты триграмм по десяткам тысяч строк
     tags_sql = text(
-        f"SELECT tag AS t, max(similarity(tag, :p)) AS s FROM ("
-        f"  SELECT unnest(tags) AS tag FROM (SELECT tags FROM {table} "
-        f"  WHERE {prefix}_tags_text(tags) ILIKE :contains LIMIT {TAG_CANDIDATES}) r) u "
-        "WHERE tag ILIKE :like GROUP BY tag ORDER BY s DESC, tag LIMIT :lim"
+        f"SELECT tag AS t, similarity(tag, :p) AS s FROM {tag_dict(table)} "
+        'WHERE (lower(tag) COLLATE "C") >= lower(:p) AND (lower(tag) COLLATE "C") < (lower(:p) || chr(1114111)) '
+        "ORDER BY s DESC, tag LIMIT :lim"
     )
-    params = {"p": p, "like": like, "contains": contains, "lim": limit}
+    params = {"p": p, "lim": limit}
     async with engine.connect() as conn:
         names = (await conn.execute(names_sql, params)).all()
         tags = (await conn.execute(tags_sql, params)).all()
