@@ -136,6 +136,22 @@ async def test_tag_suggestions_follow_uploads_deletes_and_rebuild(make_settings,
             n = (await conn.execute(text(f"SELECT files FROM {el.settings.files_table}_tag_dict "
                                          "WHERE tag = 'общий'"))).scalar()
             assert n == 1
+            table = el.settings.files_table
+            # правка тегов строки (так их меняет инкрементальная пересборка) — словарь следует за ней
+            await conn.execute(text(f"UPDATE {table} SET tags = ARRAY['общий', 'новый'] WHERE file_id = :f"),
+                               {"f": b["file_id"]})
+            # массовая вставка одним оператором (как пересборка) — одна агрегированная правка словаря
+            await conn.execute(text(
+                f"INSERT INTO {table} (file_id, original_filename, storage_filename, storage_path, file_size, "
+                "stored_size, checksum, created_at, tags) SELECT 'bulk-' || g, 'x', 'x', 'x', 1, 1, 'x', now(), "
+                "ARRAY['массовый', 'общий'] FROM generate_series(1, 5000) g"))
+            counts = dict((await conn.execute(text(f"SELECT tag, files FROM {table}_tag_dict"))).all())
+            assert counts == {"общий": 5001, "новый": 1, "массовый": 5000}
+            await conn.execute(text(f"DELETE FROM {table} WHERE file_id LIKE 'bulk-%'"))
+            await conn.execute(text(f"UPDATE {table} SET tags = ARRAY['уникальный-2', 'общий'] WHERE file_id = :f"),
+                               {"f": b["file_id"]})
+            counts = dict((await conn.execute(text(f"SELECT tag, files FROM {table}_tag_dict"))).all())
+            assert counts == {"общий": 1, "уникальный-2": 1}
             await conn.execute(text(f"DROP TABLE {el.settings.files_table}"))
         assert (await c.post("/api/v1/cache/rebuild?mode=full", headers=admin)).status_code == 200
         assert await tags(c, "уник") == ["уникальный-2"]

@@ -102,22 +102,50 @@ def _tag_dict_ddl(table: str, prefix: str) -> list[str]:
     return [
         f"CREATE TABLE IF NOT EXISTS {d} (tag text PRIMARY KEY, files bigint NOT NULL)",
         f'CREATE INDEX IF NOT EXISTS {d}_prefix ON {d} ((lower(tag) COLLATE "C"))',
-        f"""CREATE OR REPLACE FUNCTION {prefix}_tag_dict_sync() RETURNS trigger LANGUAGE plpgsql AS $$
+        # Триггеры уровня оператора с таблицами переходов: одна агрегированная правка словаря на оператор.
+        # Построчный триггер правил бы одну и ту же строку частого тега на каждой вставленной строке, и в
+        # одной транзакции на сотню тысяч строк (пересборка, массовая загрузка) цепочка версий этой строки
+        # делала вставку квадратичной.
+        f"""CREATE OR REPLACE FUNCTION {prefix}_tag_dict_ins() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            IF TG_OP IN ('UPDATE', 'DELETE') THEN
-                UPDATE {d} SET files = files - 1 WHERE tag IN (SELECT DISTINCT unnest(OLD.tags));
-                DELETE FROM {d} WHERE files <= 0 AND tag = ANY(OLD.tags);
-            END IF;
-            IF TG_OP IN ('INSERT', 'UPDATE') THEN
-                INSERT INTO {d} AS x (tag, files) SELECT DISTINCT t, 1 FROM unnest(NEW.tags) AS t
-                ON CONFLICT (tag) DO UPDATE SET files = x.files + 1;
-            END IF;
+            INSERT INTO {d} AS x (tag, files)
+            SELECT t, count(*) FROM new_rows, LATERAL (SELECT DISTINCT unnest(new_rows.tags) AS t) u GROUP BY t
+            ON CONFLICT (tag) DO UPDATE SET files = x.files + EXCLUDED.files;
             RETURN NULL;
         END $$""",
-        f"CREATE OR REPLACE TRIGGER {prefix}_tag_dict_ins_del AFTER INSERT OR DELETE ON {table} "
-        f"FOR EACH ROW EXECUTE FUNCTION {prefix}_tag_dict_sync()",
-        f"CREATE OR REPLACE TRIGGER {prefix}_tag_dict_upd AFTER UPDATE OF tags ON {table} "
-        f"FOR EACH ROW WHEN (OLD.tags IS DISTINCT FROM NEW.tags) EXECUTE FUNCTION {prefix}_tag_dict_sync()",
+        f"""CREATE OR REPLACE FUNCTION {prefix}_tag_dict_del() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            UPDATE {d} AS x SET files = x.files - c.n
+            FROM (SELECT t, count(*) AS n FROM old_rows, LATERAL (SELECT DISTINCT unnest(old_rows.tags) AS t) u
+                  GROUP BY t) c
+            WHERE x.tag = c.t;
+            DELETE FROM {d} WHERE files <= 0;
+            RETURN NULL;
+        END $$""",
+        f"""CREATE OR REPLACE FUNCTION {prefix}_tag_dict_upd() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            WITH changed AS (
+                SELECT o.tags AS before, n.tags AS after FROM old_rows o JOIN new_rows n USING (file_id)
+                WHERE o.tags IS DISTINCT FROM n.tags
+            ), delta AS (
+                SELECT t, sum(n) AS n FROM (
+                    SELECT t, -1 AS n FROM changed, LATERAL (SELECT DISTINCT unnest(before) AS t) u
+                    UNION ALL
+                    SELECT t, 1 AS n FROM changed, LATERAL (SELECT DISTINCT unnest(after) AS t) u
+                ) z GROUP BY t HAVING sum(n) <> 0
+            )
+            INSERT INTO {d} AS x (tag, files) SELECT t, n FROM delta
+            ON CONFLICT (tag) DO UPDATE SET files = x.files + EXCLUDED.files;
+            DELETE FROM {d} WHERE files <= 0;
+            RETURN NULL;
+        END $$""",
+        f"CREATE OR REPLACE TRIGGER {prefix}_tag_dict_ins AFTER INSERT ON {table} "
+        f"REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {prefix}_tag_dict_ins()",
+        f"CREATE OR REPLACE TRIGGER {prefix}_tag_dict_del AFTER DELETE ON {table} "
+        f"REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {prefix}_tag_dict_del()",
+        f"CREATE OR REPLACE TRIGGER {prefix}_tag_dict_upd AFTER UPDATE ON {table} "
+        f"REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT "
+        f"EXECUTE FUNCTION {prefix}_tag_dict_upd()",
     ]
 
 
