@@ -113,6 +113,9 @@ async def test_unranked_page_is_exact_whether_matches_fit_the_cap_or_not(filled,
         res = await _search(c, admin, query="альфа", sort_by="file_size", limit=3)
         assert [x["file_size"] for x in res["results"]] == [5000, 2000, 100]
         assert all(x["rank"] > 0 for x in res["results"])
+        # и с фильтрами: их параметры не мешают выборке страницы по ключам
+        res = await _search(c, admin, query="альфа", min_size=50, username="ivanov", sort_by="file_size", limit=3)
+        assert [x["file_size"] for x in res["results"]] == [5000, 100]
 
 
 async def test_tag_suggestions_follow_uploads_deletes_and_rebuild(make_settings, admin) -> None:
