@@ -103,22 +103,11 @@ async def search(engine: AsyncEngine, table: str, prefix: str, req: SearchReques
         sql = (f"SELECT {cols}, {rank} AS rank, count(*) OVER () AS _n "
                f"FROM (SELECT * FROM {table} {clause} LIMIT {cap + 1}) c "
                f"ORDER BY {order_by(req, ranked)} LIMIT :limit OFFSET :offset")
-        async with engine.begin() as conn:
-            # с LIMIT планировщик, переоценив число совпадений, выбирает полный проход вместо GIN;
-            # в пределах транзакции запрещаем его; jit на таких оценках стоимости — только лишняя компиляция
-            await conn.execute(text("SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)"))
+        async with _snapshot(engine) as conn:
+            await _prefer_gin(conn)
             rows = (await conn.execute(text(sql), bind)).all()
-            if rows:
-                total = int(rows[0]._mapping["_n"])
-            elif req.offset == 0:
-                total = 0
-            else:
-                # страница за пределами выборки — число совпадений всё же нужно для has_more
-                count_sql = f"SELECT count(*) FROM (SELECT 1 FROM {table} {clause} LIMIT {cap + 1}) s"
-                total = int((await conn.execute(text(count_sql), params)).scalar() or 0)
-        capped = total > cap
-        return {"results": [row_to_attr(r) for r in rows], "total_count": min(total, cap),
-                "total_is_lower_bound": capped}
+            total = await _total(conn, rows, req, f"SELECT 1 FROM {table} {clause} LIMIT {cap + 1}", params)
+        return _answer(rows, total, cap)
     # Сначала — ключи всех совпадений до потолка одним узким проходом (file_id и столбец сортировки), с числом
     # их окном. Уложились в потолок (частый случай точного поиска: имя, тег, автор) — порядок точен, число
     # точное, и полные строки (с рангом) нужны только для страницы: выборка по первичному ключу. Не
@@ -136,15 +125,9 @@ async def search(engine: AsyncEngine, table: str, prefix: str, req: SearchReques
     # а query-module по короткой странице решил бы, что дальше строк нет
     async with _snapshot(engine) as conn:
         if ranked:
-            await conn.execute(text("SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)"))
+            await _prefer_gin(conn)
         found = (await conn.execute(text(keys_sql), bind)).all()
-        if found:
-            total = int(found[0]._mapping["_n"])
-        elif req.offset == 0:
-            total = 0
-        else:
-            count_sql = f"SELECT count(*) FROM (SELECT 1 FROM {table} {clause} LIMIT {COUNT_CAP + 1}) s"
-            total = int((await conn.execute(text(count_sql), params)).scalar() or 0)
+        total = await _total(conn, found, req, f"SELECT 1 FROM {table} {clause} LIMIT {COUNT_CAP + 1}", params)
         if total > COUNT_CAP:
             rows = list((await conn.execute(text(sql), bind)).all())
         elif found:
@@ -154,9 +137,29 @@ async def search(engine: AsyncEngine, table: str, prefix: str, req: SearchReques
             rows = [by_id[i] for i in ids if i in by_id]
         else:
             rows = []
-    capped = total > COUNT_CAP
-    return {"results": [row_to_attr(r) for r in rows], "total_count": min(total, COUNT_CAP),
-            "total_is_lower_bound": capped}
+    return _answer(rows, total, COUNT_CAP)
+
+
+async def _prefer_gin(conn: AsyncConnection) -> None:
+    # с LIMIT планировщик, переоценив число совпадений, выбирает полный проход вместо GIN; в пределах
+    # транзакции запрещаем его; jit на таких оценках стоимости — только лишняя компиляция
+    await conn.execute(text("SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)"))
+
+
+async def _total(conn: AsyncConnection, rows: Any, req: SearchRequest, capped_sql: str,
+                 params: dict[str, Any]) -> int:
+    """Число совпадений (с потолком): из окна count(*) OVER () в строках; страница за пределами выборки
+    пуста — тогда отдельным подсчётом, оно всё же нужно для has_more."""
+    if rows:
+        return int(rows[0]._mapping["_n"])
+    if req.offset == 0:
+        return 0
+    return int((await conn.execute(text(f"SELECT count(*) FROM ({capped_sql}) s"), params)).scalar() or 0)
+
+
+def _answer(rows: Any, total: int, cap: int) -> dict[str, Any]:
+    return {"results": [row_to_attr(r) for r in rows], "total_count": min(total, cap),
+            "total_is_lower_bound": total > cap}
 
 
 async def suggest(engine: AsyncEngine, table: str, prefix: str, text_prefix: str, limit: int) -> dict[str, Any]:
