@@ -20,18 +20,9 @@ import sys
 import time
 import uuid
 
-import asyncpg
 import httpx
 
-from artstore_common.testing import free_port, wait_http
-
-
-async def _admin_sql(url: str, sql: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
+from artstore_common.testing import create_database, drop_database, free_port, wait_http
 
 
 def _cpu_seconds(pid: int | None) -> float:
@@ -83,14 +74,12 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=2000)
     p.add_argument("--concurrency", type=int, default=16)
     args = p.parse_args()
-    name = f"artstore_bench_{uuid.uuid4().hex[:8]}"
-    base, _, _ = args.database_url.rpartition("/")
-    asyncio.run(_admin_sql(args.database_url, f'CREATE DATABASE "{name}"'))
+    name, db_url = create_database(args.database_url)
     try:
         secret = "bench-secret-" + uuid.uuid4().hex
         port = free_port()
         # сервер — отдельный процесс (как в эксплуатации), клиент не делит с ним GIL
-        env = {**os.environ, "ADMIN_ENVIRONMENT": "test", "ADMIN_DATABASE_URL": f"{base}/{name}",
+        env = {**os.environ, "ADMIN_ENVIRONMENT": "test", "ADMIN_DATABASE_URL": db_url,
                "ADMIN_REDIS_URL": args.redis_url, "ADMIN_REDIS_NAMESPACE": f"bench-{name}",
                "ADMIN_KEY_ENCRYPTION_KEY": uuid.uuid4().hex, "ADMIN_PORT": str(port), "ADMIN_LOG_LEVEL": "WARNING",
                "INITIAL_CLIENT_ID": "bench", "INITIAL_CLIENT_SECRET": secret,
@@ -104,7 +93,7 @@ def main() -> None:
             proc.terminate()
             proc.wait(15)
     finally:
-        asyncio.run(_admin_sql(args.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_database(args.database_url, name)
 
 
 if __name__ == "__main__":
