@@ -99,7 +99,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await st.stats.stop()
             await st.discovery.stop()
             await st.http.aclose()
-            await st.fast.aclose()
             await tokens.close()
             await st.jwt_verifier.close()
             await st.redis.aclose()

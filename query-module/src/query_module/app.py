@@ -50,9 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             failure_threshold=settings.breaker_failure_threshold,
             reset_timeout=settings.breaker_reset_timeout,
         )
-        app.state.streamer = streamer = ContentStreamer(
+        app.state.streamer = ContentStreamer(
             http, transport=settings.download_transport, connect_timeout=settings.connect_timeout,
-            read_timeout=settings.download_read_timeout, max_connections=settings.max_connections_per_element,
+            read_timeout=settings.download_read_timeout,
             on_unauthorized=tokens.invalidate,
         )
         app.state.discovery = DiscoveryClient(
@@ -79,7 +79,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.file_events.stop()
             await app.state.discovery.stop()
-            await streamer.aclose()
             await http.aclose()
             await redis.aclose()
             await tokens.close()

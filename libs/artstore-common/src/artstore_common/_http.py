@@ -64,12 +64,13 @@ class ServiceClient:
             # keep-alive короче, чем у uvicorn (5 с): иначе запрос может уйти в соединение, которое
             # сервер как раз закрывает, и неидемпотентный POST не повторить
             # Предел соединений — на каждую цель (как было с пулом httpx на цель), а не общий: зависшая цель
-            # не должна занять весь пул и остановить запросы к остальным. trust_env — прокси из окружения,
-            # как у httpx.
+            # не должна занять весь пул и остановить запросы к остальным. Прокси из окружения не читаем:
+            # трафик между сервисами флота — внутренний, а trust_env разбирал бы окружение на каждом запросе.
+            # Этот же пул — у потоковых транспортов тел файлов (ingester FastTransport, query ContentStreamer).
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0, limit_per_host=self.max_connections, keepalive_timeout=4),
                 # тело разжимает httpx.Response по Content-Encoding, как и раньше
-                timeout=_aiohttp_timeout(self.timeout), auto_decompress=False, trust_env=True,
+                timeout=_aiohttp_timeout(self.timeout), auto_decompress=False,
             )
         return self._session
 

@@ -8,7 +8,6 @@ ServiceClient для этого элемента, так что состояни
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -47,27 +46,13 @@ def _unavailable(base: str, exc: BaseException) -> ProblemError:
 
 class ContentStreamer:
     def __init__(self, http: ServiceClient, *, transport: str, connect_timeout: float, read_timeout: float,
-                 max_connections: int, on_unauthorized: Callable[[], None] | None = None) -> None:
+                 on_unauthorized: Callable[[], None] | None = None) -> None:
         self.http = http
         self.on_unauthorized = on_unauthorized
         self.transport = transport
-        self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
-        self.max_connections = max_connections
-        self._sessions: dict[str, aiohttp.ClientSession] = {}
-
-    def _session(self, base: str) -> aiohttp.ClientSession:
-        session = self._sessions.get(base)
-        if session is None or session.closed:
-            # полный адрес в каждом запросе, а не base_url: api_url элемента может содержать путь
-            session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.max_connections, keepalive_timeout=60),
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout,
-                                              sock_read=self.read_timeout),
-                auto_decompress=False, read_bufsize=1 << 20,
-            )
-            self._sessions[base] = session
-        return session
+        # пул — общий с ServiceClient; у потока свои тайм-ауты и крупный буфер чтения (тело идёт
+        # крупными порциями, прокси упирается в сокеты, а не в интерпретатор)
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout, sock_read=read_timeout)
 
     async def open(self, base: str, path: str, headers: dict[str, str]) -> Upstream:
         if self.transport == "httpx":
@@ -80,7 +65,9 @@ class ContentStreamer:
             stack = AsyncExitStack()
             try:
                 resp = await stack.enter_async_context(
-                    self._session(base).get(base + path, headers={**auth, **headers}, allow_redirects=False)
+                    # полный адрес в каждом запросе: api_url элемента может содержать путь
+                    self.http.session().get(base + path, headers={**auth, **headers}, allow_redirects=False,
+                                            timeout=self._timeout, read_bufsize=1 << 20)
                 )
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 breaker.record_failure()
@@ -103,7 +90,3 @@ class ContentStreamer:
             await stack.aclose()
             raise
         return Upstream(resp.status_code, resp.headers, resp.aiter_raw(), stack)
-
-    async def aclose(self) -> None:
-        await asyncio.gather(*(s.close() for s in self._sessions.values()), return_exceptions=True)
-        self._sessions.clear()
