@@ -1,5 +1,5 @@
 """RedisBatcher на настоящем Redis: одновременные запросы уходят общим конвейером, ответы и ошибки —
-каждому свои; EventPublisher по-прежнему пишет событие и в поток, и в канал."""
+каждому свои; EventPublisher пишет каждое событие в поток, а в канал — все, кроме file_uploaded."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from artstore_common import EventPublisher, RedisBatcher, events_stream
+from artstore_common import EventPublisher, RedisBatcher, events_channel, events_stream
 
 
 async def test_concurrent_requests_share_pipelines_and_get_own_replies(redis_url: str, redis_namespace: str) -> None:
@@ -103,4 +103,24 @@ async def test_stuck_pipeline_times_out_as_oserror(redis_url: str, redis_namespa
     with pytest.raises(OSError):  # TimeoutError — подкласс OSError: вызывающие ловят (RedisError, OSError)
         await batcher.run(lambda pipe: pipe.blpop([f"{redis_namespace}:never"], 5), 1)
     assert await batcher.run(lambda pipe: pipe.ping(), 1) == [True]
+    await r.aclose()
+
+
+async def test_channel_carries_events_about_existing_files_only(redis_url: str, redis_namespace: str) -> None:
+    """file_uploaded — только в поток (вебхукам), остальные — и в канал, которым query сбрасывает кэш."""
+    r = aioredis.from_url(redis_url)
+    pubsub = r.pubsub()
+    await pubsub.subscribe(events_channel(redis_namespace))
+    await pubsub.get_message(timeout=1.0)  # подтверждение подписки
+    publisher = EventPublisher(r, redis_namespace)
+    for event_type in ("file_uploaded", "file_deleted", "file_uploaded", "file_transferred"):
+        await publisher.emit(event_type, {"file_id": event_type})
+    seen = []
+    while (msg := await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)) is not None:
+        seen.append(json.loads(msg["data"])["type"])
+    assert seen == ["file_deleted", "file_transferred"]
+    entries = await r.xrange(events_stream(redis_namespace))
+    assert [json.loads(f[b"event"])["type"] for _, f in entries] == [
+        "file_uploaded", "file_deleted", "file_uploaded", "file_transferred"]
+    await pubsub.aclose()
     await r.aclose()
