@@ -137,3 +137,32 @@ async def test_nul_in_path_or_query_is_400_before_routing() -> None:
             r = await c.get(url)
             assert r.status_code == 400 and r.json()["code"] == "bad_request", url
             assert r.headers["content-type"] == "application/problem+json"
+
+
+def test_service_process_freezes_startup_heap_and_raises_gc_threshold() -> None:
+    """run() включает настройку сборщика; после старта приложения куча заморожена и порог поднят.
+
+    В отдельном процессе: gc — состояние всего интерпретатора, тестовый процесс его не трогает.
+    """
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import gc, json
+        import uvicorn
+        from fastapi.testclient import TestClient
+        from artstore_common import _app, create_service_app
+
+        uvicorn.run = lambda *a, **kw: None  # сервер не нужен: проверяем, что run() включает настройку
+        before = (gc.get_freeze_count(), gc.get_threshold()[0])
+        _app.run("x:y", "127.0.0.1", 0)
+        with TestClient(create_service_app(service="s", version="1", title="s", description="s")):
+            after = (gc.get_freeze_count(), gc.get_threshold()[0])
+        print(json.dumps({"before": before, "after": after}))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["before"] == [0, 700]
+    frozen, threshold = got["after"]
+    assert frozen > 10_000 and threshold == 10_000

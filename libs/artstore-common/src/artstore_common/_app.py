@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 import uuid
@@ -77,6 +78,26 @@ class RequestContextMiddleware:
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
+# Сборщик циклов в сервисе под нагрузкой (замер: 3 000 загрузок по 64 КиБ, 16 параллельно):
+# - полная сборка (поколение 2) обходила ~145 тыс. объектов, созданных при старте (FastAPI, pydantic,
+#   SQLAlchemy), — ~100 мс остановки всего сервиса каждая, 2–4 раза за прогон;
+# - порог поколения 0 в 700 объектов запускал сборку 300–600 раз (0,25 с CPU на процесс), хотя почти
+#   всё молодое и так освобождается счётчиком ссылок.
+# После старта замораживаем кучу (gc.freeze: эти объекты в сборках не участвуют) и поднимаем порог:
+# сборки почти исчезают, а мусор из циклов всё равно собирается — просто пачками крупнее.
+GC_GEN0_THRESHOLD = 10_000
+_gc_tuning = False
+
+
+def _tune_gc_after_startup() -> None:
+    if not _gc_tuning:  # только в процессе сервиса (run), не во встроенных в тесты приложениях
+        return
+    gc.collect()
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
+
+
 def create_service_app(
     *,
     service: str,
@@ -92,9 +113,11 @@ def create_service_app(
     @asynccontextmanager
     async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if lifespan is None:
+            _tune_gc_after_startup()
             yield
             return
         async with lifespan(app):
+            _tune_gc_after_startup()
             yield
 
     app = FastAPI(title=title, description=description, version=version, lifespan=_lifespan,
@@ -126,5 +149,7 @@ def run(app_path: str, host: str, port: int, *, log_level: str = "info") -> None
     """Запуск под uvicorn (uvloop + httptools, без собственного access-журнала uvicorn)."""
     import uvicorn
 
+    global _gc_tuning
+    _gc_tuning = True
     uvicorn.run(app_path, host=host, port=port, factory=True, access_log=False, log_config=None,
                 log_level=log_level.lower(), timeout_graceful_shutdown=10, proxy_headers=True)
