@@ -96,7 +96,7 @@ async def test_ranked_count_capped_by_candidates(filled, admin, monkeypatch) -> 
 
 async def test_unranked_page_is_exact_whether_matches_fit_the_cap_or_not(filled, admin, monkeypatch) -> None:
     # все совпадения в потолке — страница и число из одного прохода; больше потолка — страница всё равно
-    # точная (отдельный упорядоченный запрос), число — потолок с признаком «не меньше»
+    # точная (проход по ключам упорядочен и доходит до конца страницы), число — потолок с признаком «не меньше»
     from storage_element import search as search_mod
 
     c, _ids = filled
@@ -109,6 +109,12 @@ async def test_unranked_page_is_exact_whether_matches_fit_the_cap_or_not(filled,
         assert [x["file_size"] for x in res["results"]] == [2000, 100]
         res = await _search(c, admin, sort_by="name", limit=2, offset=7)
         assert res["results"] == [] and res["total_count"] == total
+        # страница целиком за потолком (при потолке 2 — третья и четвёртая строки): и по фильтрам, и по
+        # полнотекстовому запросу (у него проход по ключам упорядочен и доходит до конца страницы)
+        for query in ({}, {"query": "альфа"}):
+            res = await _search(c, admin, sort_by="file_size", sort_order="asc", limit=2, offset=2, **query)
+            assert [x["file_size"] for x in res["results"]] == [2000, 5000], query
+            assert res["total_count"] == total and res["total_is_lower_bound"] is lower
         # полнотекстовый запрос с сортировкой не по релевантности: ранг у строк страницы есть
         res = await _search(c, admin, query="альфа", sort_by="file_size", limit=3)
         assert [x["file_size"] for x in res["results"]] == [5000, 2000, 100]
