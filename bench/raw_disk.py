@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -43,7 +44,7 @@ def small_ops(root: Path, n: int, threads: int) -> float:
 
 def element_protocol_ops(root: Path, n: int, threads: int) -> dict[str, float]:
     """Протокол записи элемента без HTTP, БД и WAL: оп/с и CPU (user/sys) процесса на операцию."""
-    import resource
+    from storage_element.backends.local import fsync_dir
 
     payload, attr = os.urandom(64 * 1024), os.urandom(900)
     (root / ".tmp").mkdir(parents=True, exist_ok=True)
@@ -59,11 +60,7 @@ def element_protocol_ops(root: Path, n: int, threads: int) -> dict[str, float]:
                 os.close(fd)
         os.rename(root / ".tmp" / f"{i}.data", root / "hour" / f"{i}.bin")
         os.rename(root / ".tmp" / f"{i}.attr", root / "hour" / f"{i}.bin.attr.json")
-        fd = os.open(root / "hour", os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(root / "hour")
 
     before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()

@@ -96,7 +96,8 @@ async def test_ranked_count_capped_by_candidates(filled, admin, monkeypatch) -> 
 
 async def test_unranked_page_is_exact_whether_matches_fit_the_cap_or_not(filled, admin, monkeypatch) -> None:
     # все совпадения в потолке — страница и число из одного прохода; больше потолка — страница всё равно
-    # точная (проход по ключам упорядочен и доходит до конца страницы), число — потолок с признаком «не меньше»
+    # точная (у фильтров — отдельный упорядоченный запрос, у полнотекстового — упорядоченный проход по
+    # ключам до конца страницы), число — потолок с признаком «не меньше»
     from storage_element import search as search_mod
 
     c, _ids = filled

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from typing import Any
 
 import httpx
 import pytest
@@ -139,16 +140,37 @@ async def test_nul_in_path_or_query_is_400_before_routing() -> None:
             assert r.headers["content-type"] == "application/problem+json"
 
 
-def test_service_process_freezes_startup_heap_and_raises_gc_threshold() -> None:
-    """run() включает настройку сборщика и malloc; после старта приложения куча заморожена и порог поднят.
+# Страничные отказы на одно выделение «скопировать 1 МиБ» (по два выделения на итерацию); без настройки
+# malloc — отказ на каждую страницу, с ней — почти ноль. Общая часть сценариев двух тестов ниже.
+_FAULTS_PER_ALLOC = """
+import os, resource
 
-    В отдельном процессе: gc — состояние всего интерпретатора, тестовый процесс его не трогает.
-    """
+def faults_per_alloc():
+    data = os.urandom(1 << 20)
+    start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(100):
+        chunk = bytes(bytearray(data))
+        del chunk
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start) / 200
+"""
+
+
+def _run_script(body: str) -> dict[str, Any]:
+    """Сценарий — в отдельном процессе: gc и malloc настраиваются на весь интерпретатор, тестовый процесс
+    их не трогает. Возвращает JSON из последней строки вывода."""
     import subprocess
     import sys
     import textwrap
 
-    script = textwrap.dedent("""
+    script = _FAULTS_PER_ALLOC + textwrap.dedent(body)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_service_process_freezes_startup_heap_and_raises_gc_threshold() -> None:
+    """run() включает настройку сборщика и malloc; после старта приложения куча заморожена и порог поднят."""
+    got = _run_script("""
         import gc, json
         import uvicorn
         from fastapi.testclient import TestClient
@@ -159,17 +181,8 @@ def test_service_process_freezes_startup_heap_and_raises_gc_threshold() -> None:
         _app.run("x:y", "127.0.0.1", 0)
         with TestClient(create_service_app(service="s", version="1", title="s", description="s")):
             after = (gc.get_freeze_count(), gc.get_threshold()[0])
-        import os, resource
-        data = os.urandom(1 << 20)
-        start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        for _ in range(100):
-            chunk = bytes(bytearray(data))
-            del chunk
-        faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start) / 200
-        print(json.dumps({"before": before, "after": after, "faults": faults}))
+        print(json.dumps({"before": before, "after": after, "faults": faults_per_alloc()}))
     """)
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
-    got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["before"] == [0, 700]
     frozen, threshold = got["after"]
     assert frozen > 10_000 and threshold == 10_000
@@ -177,32 +190,15 @@ def test_service_process_freezes_startup_heap_and_raises_gc_threshold() -> None:
 
 
 def test_tune_malloc_keeps_megabyte_chunks_off_mmap() -> None:
-    """После настройки повторное выделение куска в 1 МиБ не даёт страничных отказов (без неё — ~256 на МиБ).
-
-    В отдельном процессе: настройки malloc — на весь процесс.
-    """
-    import subprocess
-    import sys
-    import textwrap
-
-    script = textwrap.dedent("""
-        import json, os, resource, sys
+    """После настройки повторное выделение куска в 1 МиБ не даёт страничных отказов (без неё — ~256 на МиБ)."""
+    got = _run_script("""
+        import json
         from artstore_common._app import tune_malloc
-
-        def faults_per_alloc():
-            data = os.urandom(1 << 20)
-            start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-            for _ in range(100):
-                chunk = bytes(bytearray(data))
-                del chunk
-            return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start) / 200
 
         before = faults_per_alloc()
         applied = tune_malloc()
         print(json.dumps({"before": before, "applied": applied, "after": faults_per_alloc()}))
     """)
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
-    got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["applied"] is True
     assert got["before"] > 100, got  # без настройки: mmap и отказ на каждую страницу
     assert got["after"] < 10, got

@@ -122,9 +122,8 @@ async def search(engine: AsyncEngine, table: str, prefix: str, req: SearchReques
     # по имени — 400 мс вместо 7 мс на «протокол_budget».
     order = order_by(req, ranked)
     key = _SORT_COLUMN.get(req.sort_by, "created_at")
-    ordered = ranked
-    keys_limit = max(COUNT_CAP, req.offset + req.limit) + 1 if ordered else COUNT_CAP + 1
-    inner_order = f" ORDER BY {order}" if ordered else ""
+    keys_limit = max(COUNT_CAP, req.offset + req.limit) + 1 if ranked else COUNT_CAP + 1
+    inner_order = f" ORDER BY {order}" if ranked else ""
     keys_sql = (f"SELECT file_id, count(*) OVER () AS _n FROM ("
                 f"SELECT file_id, {key} FROM {table} {clause}{inner_order} LIMIT {keys_limit}) s "
                 f"ORDER BY {order} LIMIT :limit OFFSET :offset")
@@ -137,7 +136,7 @@ async def search(engine: AsyncEngine, table: str, prefix: str, req: SearchReques
             await _prefer_gin(conn)
         found = (await conn.execute(text(keys_sql), bind)).all()
         total = await _total(conn, found, req, f"SELECT 1 FROM {table} {clause} LIMIT {COUNT_CAP + 1}", params)
-        if total > COUNT_CAP and not ordered:
+        if total > COUNT_CAP and not ranked:
             rows = list((await conn.execute(text(sql), bind)).all())
         elif found:
             ids = [r[0] for r in found]

@@ -60,12 +60,13 @@ class EventPublisher:
         payload = json.dumps(event, ensure_ascii=False, default=str)
         stream, channel = events_stream(self.namespace), events_channel(self.namespace)
 
+        to_channel = event_type in CHANNEL_EVENT_TYPES
+
         def commands(pipe: Any) -> None:
             pipe.xadd(stream, {"event": payload}, maxlen=self.maxlen, approximate=True)
             if to_channel:
                 pipe.publish(channel, payload)
 
-        to_channel = event_type in CHANNEL_EVENT_TYPES
         try:
             # одновременные события уходят одним конвейером; ждём подтверждения своего, как и раньше
             await self._batch.run(commands, 2 if to_channel else 1)
