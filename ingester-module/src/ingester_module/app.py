@@ -112,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (upload_routes, tus_routes, files_routes, batch, transfer_routes, metrics):
         app.include_router(module.router)
     app.include_router(transfer_routes.legacy)
+    upload_routes.register_fast_routes(app.state.fast_routes)
     return app
 
 

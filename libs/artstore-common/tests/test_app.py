@@ -9,12 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import BaseModel
 
-from artstore_common import ProblemError, create_service_app, setup_logging, setup_tracing
+from artstore_common import ProblemError, create_service_app, query_flag, setup_logging, setup_tracing
 
 
 class Item(BaseModel):
@@ -62,6 +63,56 @@ async def test_unhandled_error_is_500_problem_without_traceback() -> None:
     assert r.status_code == 500
     assert r.json()["code"] == "internal_error"
     assert "секретная" not in r.text and "Traceback" not in r.text
+
+
+def make_fast_app() -> FastAPI:
+    """Маршрут FastAPI и быстрый маршрут на тот же адрес: быстрый должен перехватывать только свой метод."""
+    app = create_service_app(service="fast", version="1", title="fast", description="fast",
+                             cors_origins=["http://ui.test"])
+
+    @app.get("/things/{thing_id}")
+    async def via_fastapi(thing_id: str) -> dict[str, str]:
+        return {"via": "fastapi", "id": thing_id}
+
+    @app.delete("/things/{thing_id}")
+    async def delete_thing(thing_id: str) -> dict[str, str]:
+        return {"via": "fastapi-delete", "id": thing_id}
+
+    async def fast(request: Request) -> Response:
+        thing_id = request.path_params["thing_id"]
+        if thing_id == "missing":
+            raise ProblemError(404, "file_not_found", "Вещи missing нет")
+        if thing_id == "boom":
+            raise RuntimeError("секретная внутренность")
+        return JSONResponse({"via": "fast", "id": thing_id, "raw": query_flag(request, "raw")})
+
+    app.state.fast_routes.add("GET", "/things/{thing_id}", fast)
+    return app
+
+
+async def test_fast_route_bypasses_router_but_keeps_service_middleware() -> None:
+    async with client(make_fast_app()) as c:
+        r = await c.get("/things/a1?raw=true", headers={"X-Request-ID": "req-fast", "Origin": "http://ui.test"})
+        assert r.status_code == 200 and r.json() == {"via": "fast", "id": "a1", "raw": True}
+        assert r.headers["x-request-id"] == "req-fast"
+        assert r.headers["access-control-allow-origin"] == "http://ui.test"
+        # другой метод того же адреса и другие адреса — по-прежнему FastAPI
+        assert (await c.delete("/things/a1")).json()["via"] == "fastapi-delete"
+        assert (await c.get("/things/a1/more")).status_code == 404
+        r = await c.get("/things/missing")
+        assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+        assert r.json()["code"] == "file_not_found"
+        r = await c.get("/things/a1?raw=maybe")
+        assert r.status_code == 422 and r.json()["code"] == "validation_error" and "raw" in r.json()["detail"]
+        r = await c.get("/things/boom")
+        assert r.status_code == 500 and r.json()["code"] == "internal_error"
+        assert "секретная" not in r.text and "Traceback" not in r.text
+        text = (await c.get("/metrics")).text
+        # метрики подписаны шаблоном маршрута, как у маршрутов FastAPI
+        assert 'http_requests_total{method="GET",route="/things/{thing_id}",service="fast",status="200"} 1.0' in text
+        assert 'route="/things/{thing_id}",service="fast",status="404"} 1.0' in text
+        # в OpenAPI адрес остаётся — его описывает маршрут FastAPI
+        assert "/things/{thing_id}" in (await c.get("/openapi.json")).json()["paths"]
 
 
 async def test_health_ready_503_with_reason() -> None:

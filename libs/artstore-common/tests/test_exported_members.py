@@ -16,6 +16,7 @@ def test_all_is_frozen() -> None:
             "metrics_router", "new_registry", "parse_size", "ping", "problem_body", "problem_response",
             "publish_snapshot", "request_id_var", "require_roles", "run", "session_scope", "setup_logging",
             "setup_tracing", "tracing_enabled", "user_id_var",
+            "FastRoutes", "authorize", "query_flag", "roles",
         ]
     )
 

@@ -22,6 +22,7 @@ from .cache import LocationCache
 from .elements import Elements
 from .events import FileEventsListener
 from .files.locate import Locator
+from .files.routes import register_fast_routes
 from .files.routes import router as files_router
 from .files.upstream import ContentStreamer
 from .metrics import QueryMetrics
@@ -93,5 +94,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = QueryMetrics(app.state.metrics_registry)
     app.include_router(search_router)
     app.include_router(files_router)
+    register_fast_routes(app.state.fast_routes)
     app.include_router(stats_router)
     return app

@@ -124,4 +124,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for module in (admin, files, search, uploads):
         app.include_router(module.router)
+    files.register_fast_routes(app.state.fast_routes)
     return app

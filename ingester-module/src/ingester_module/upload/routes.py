@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
-from artstore_common import Principal, ProblemError, Role, require_roles
+from artstore_common import FastRoutes, Principal, ProblemError, Role, authorize, require_roles, roles
 
 from ..ratelimit import enforce_rate_limit
 from .form import read_fields_until_file, read_file
@@ -18,6 +18,7 @@ from .options import element_meta, expected_sha256, parse_options, upload_result
 from .service import ClientBodyError, UploadService
 
 router = APIRouter(prefix="/api/v1", tags=["upload"])
+_UPLOADERS = roles(Role.ADMIN, Role.USER)
 
 _FORM_SCHEMA: dict[str, Any] = {
     "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
@@ -43,7 +44,7 @@ def _declared_size(request: Request) -> int | None:
 
 @router.post("/files/upload", status_code=201, openapi_extra=_FORM_SCHEMA,
              summary="Загрузить файл (multipart, потоком на элемент хранения)")
-async def upload_file(request: Request, principal: Principal = require_roles(Role.ADMIN, Role.USER)) -> JSONResponse:
+async def upload_file(request: Request, principal: Principal = require_roles(*_UPLOADERS)) -> JSONResponse:
     started = time.perf_counter()
     state = request.app.state
     settings = state.settings
@@ -82,3 +83,12 @@ async def upload_file(request: Request, principal: Principal = require_roles(Rol
     await service.announce(attr, principal)
     state.metrics.upload_ok(int(attr.get("file_size") or 0), time.perf_counter() - started)
     return JSONResponse(upload_result(attr), status_code=201)
+
+
+async def _fast_upload(request: Request) -> JSONResponse:
+    return await upload_file(request, await authorize(request, _UPLOADERS))
+
+
+def register_fast_routes(fast: FastRoutes) -> None:
+    """Загрузка — мимо маршрутизатора FastAPI (см. artstore_common._fastpath)."""
+    fast.add("POST", "/api/v1/files/upload", _fast_upload)

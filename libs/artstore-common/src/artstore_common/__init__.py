@@ -8,8 +8,10 @@ from ._auth import (
     Principal,
     Role,
     ServiceTokenProvider,
+    authorize,
     current_principal,
     require_roles,
+    roles,
 )
 from ._circuit import CircuitBreaker, CircuitState
 from ._db import advisory_lock, async_url, lock_key, make_engine, make_sessionmaker, ping, session_scope
@@ -22,6 +24,7 @@ from ._errors import (
     problem_response,
 )
 from ._events import EVENT_TYPES, EventPublisher, events_channel, events_stream, make_event
+from ._fastpath import FastRoutes, query_flag
 from ._health import HealthRegistry, health_router
 from ._http import CircuitOpenError, ServiceClient
 from ._logging import request_id_var, setup_logging, user_id_var
@@ -41,6 +44,7 @@ __all__ = [
     "CurrentPrincipal",
     "DiscoveryClient",
     "EventPublisher",
+    "FastRoutes",
     "HealthRegistry",
     "HttpMetrics",
     "JWKSVerifier",
@@ -56,6 +60,7 @@ __all__ = [
     "advisory_lock",
     "async_url",
     "atomic_write",
+    "authorize",
     "create_service_app",
     "current_principal",
     "discovery_channel",
@@ -76,8 +81,10 @@ __all__ = [
     "problem_body",
     "problem_response",
     "publish_snapshot",
+    "query_flag",
     "request_id_var",
     "require_roles",
+    "roles",
     "run",
     "session_scope",
     "setup_logging",

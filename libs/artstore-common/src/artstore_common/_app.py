@@ -17,6 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._errors import install_error_handlers, problem_response
+from ._fastpath import FastPathMiddleware, FastRoutes
 from ._health import HealthRegistry, health_router
 from ._logging import request_id_var
 from ._metrics import HttpMetrics, MetricsMiddleware, metrics_router, new_registry
@@ -158,6 +159,9 @@ def create_service_app(
     install_error_handlers(app)
     app.include_router(health_router(service, version))
     app.include_router(metrics_router())
+    # горячие маршруты сервиса (app.state.fast_routes.add) — внутри журнала, метрик и CORS
+    app.state.fast_routes = FastRoutes()
+    app.add_middleware(FastPathMiddleware, routes=app.state.fast_routes, exception_handlers=app.exception_handlers)
     if cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=cors_origins, allow_credentials=True,

@@ -214,21 +214,36 @@ async def current_principal(request: Request) -> Principal:
     return principal
 
 
+def check_role(principal: Principal, allowed: frozenset[Role]) -> Principal:
+    """403 с понятной причиной, если роли токена нет среди разрешённых."""
+    if principal.role not in allowed:
+        raise ProblemError(
+            403, "forbidden",
+            f"роль {principal.role.value} не может выполнить это действие; нужна одна из: "
+            + ", ".join(sorted(r.value for r in allowed)),
+        )
+    return principal
+
+
+async def authorize(request: Request, allowed: frozenset[Role] | None = None) -> Principal:
+    """То же, что зависимости ``CurrentPrincipal``/``require_roles``, для маршрутов без FastAPI (FastRoutes)."""
+    principal = await current_principal(request)
+    return principal if allowed is None else check_role(principal, allowed)
+
+
+def roles(*names: Role | str) -> frozenset[Role]:
+    return frozenset(Role(r) for r in names)
+
+
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require_roles(*roles: Role | str) -> Any:
+def require_roles(*names: Role | str) -> Any:
     """Зависимость: токен с одной из ролей; иначе 403 с понятной причиной."""
-    allowed = frozenset(Role(r) for r in roles)
+    allowed = roles(*names)
 
     async def dependency(principal: CurrentPrincipal) -> Principal:
-        if principal.role not in allowed:
-            raise ProblemError(
-                403, "forbidden",
-                f"роль {principal.role.value} не может выполнить это действие; нужна одна из: "
-                + ", ".join(sorted(r.value for r in allowed)),
-            )
-        return principal
+        return check_role(principal, allowed)
 
     return Depends(dependency)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any
 
 import aiohttp
@@ -10,7 +11,7 @@ import httpx
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 
-from artstore_common import ProblemError, Role, request_id_var, require_roles
+from artstore_common import FastRoutes, ProblemError, Role, authorize, request_id_var, require_roles, roles
 
 from ..elements import Element, ElementError
 from .locate import Location, Locator, not_found
@@ -18,9 +19,12 @@ from .proxy import FORWARD_REQUEST, UpstreamStreamResponse, content_disposition,
 from .upstream import ContentStreamer, Upstream
 
 router = APIRouter(prefix="/api/v1/files", tags=["files"])
-READERS = require_roles(Role.ADMIN, Role.USER, Role.AUDITOR, Role.READONLY)
+_READ_ROLES = roles(Role.ADMIN, Role.USER, Role.AUDITOR, Role.READONLY)
+READERS = require_roles(*_READ_ROLES)
 WRITERS = require_roles(Role.ADMIN, Role.USER)
-FileId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", description="Идентификатор файла")]
+FILE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+FileId = Annotated[str, Path(pattern=FILE_ID_PATTERN, description="Идентификатор файла")]
+_FILE_ID = re.compile(FILE_ID_PATTERN)
 
 
 # Порог тела, которое query читает у элемента целиком (тот же, что у элемента для отдачи одним куском).
@@ -166,3 +170,18 @@ async def restore(file_id: FileId, request: Request) -> JSONResponse:
         return JSONResponse({"file_id": file_id, "storage_element_id": loc.element.id, "status": "restoring",
                              **payload}, status_code=202)
     raise not_found(file_id)
+
+
+async def _fast_download(request: Request) -> Response:
+    await authorize(request, _READ_ROLES)
+    file_id = request.path_params["file_id"]
+    if not _FILE_ID.match(file_id):
+        message = f"ожидается строка по шаблону {FILE_ID_PATTERN}"
+        raise ProblemError(422, "validation_error", f"Запрос не прошёл проверку: file_id: {message}",
+                           extra={"errors": [{"field": "file_id", "message": message}]})
+    return await download(file_id, request)
+
+
+def register_fast_routes(fast: FastRoutes) -> None:
+    """Скачивание — мимо маршрутизатора FastAPI (см. artstore_common._fastpath)."""
+    fast.add("GET", "/api/v1/files/{file_id}/download", _fast_download)

@@ -9,7 +9,16 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
-from artstore_common import CurrentPrincipal, ProblemError, Role, require_roles
+from artstore_common import (
+    CurrentPrincipal,
+    FastRoutes,
+    ProblemError,
+    Role,
+    authorize,
+    query_flag,
+    require_roles,
+    roles,
+)
 
 from .. import modes
 from ..archive import restore_file
@@ -21,6 +30,7 @@ from ..writer import remove, store
 from . import element
 
 router = APIRouter(prefix="/api/v1/files", tags=["files"])
+_WRITERS = roles(Role.ADMIN)
 _SHA = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
@@ -38,7 +48,7 @@ def _public(attr: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.put("/{file_id}", status_code=201, summary="Записать файл потоком",
-            dependencies=[require_roles(Role.ADMIN)],
+            dependencies=[require_roles(*_WRITERS)],
             responses={200: {"description": "повтор того же содержимого"}, 201: {"description": "записан"}})
 async def put_file(file_id: str, request: Request) -> JSONResponse:
     el = element(request)
@@ -101,3 +111,19 @@ async def restore(file_id: str, el: Element = Depends(element)) -> dict[str, Any
         return {"file_id": file_id, "status": "restored"}
     el.spawn(restore_file(el, attr))
     return {"file_id": file_id, "status": "restoring"}
+
+
+async def _fast_put(request: Request) -> Response:
+    await authorize(request, _WRITERS)
+    return await put_file(request.path_params["file_id"], request)
+
+
+async def _fast_content(request: Request) -> Response:
+    principal = await authorize(request)
+    return await get_content(request.path_params["file_id"], request, principal, query_flag(request, "raw"))
+
+
+def register_fast_routes(fast: FastRoutes) -> None:
+    """Запись и чтение содержимого — мимо маршрутизатора FastAPI (см. artstore_common._fastpath)."""
+    fast.add("PUT", "/api/v1/files/{file_id}", _fast_put)
+    fast.add("GET", "/api/v1/files/{file_id}/content", _fast_content)
