@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             resume.cancel()
+            await st.rate_limiter.close()
             await st.saga.stop()
             await st.stats.stop()
             await st.discovery.stop()

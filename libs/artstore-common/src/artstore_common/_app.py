@@ -6,8 +6,8 @@ import ctypes
 import ctypes.util
 import gc
 import logging
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -47,7 +47,8 @@ class RequestContextMiddleware:
             if name == b"x-request-id":
                 rid = value.decode("latin-1")[:128]
                 break
-        rid = rid or uuid.uuid4().hex
+        # 32 hex-символа, как uuid4().hex, но без конструктора UUID (~30 мкс на запрос на этой машине)
+        rid = rid or os.urandom(16).hex()
         if _has_nul(scope):
             # NUL в пути или параметрах не бывает законным: PostgreSQL его не хранит, ФС не принимает —
             # отказ здесь один раз за все сервисы, а не 500 в глубине каждого.

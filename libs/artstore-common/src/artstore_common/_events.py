@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
-import uuid
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -43,7 +43,7 @@ def events_channel(namespace: str) -> str:
 def make_event(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
     if event_type not in EVENT_TYPES:
         raise ValueError(f"неизвестный тип события {event_type}")
-    return {"id": uuid.uuid4().hex, "type": event_type, "occurred_at": time.time(), "data": data}
+    return {"id": os.urandom(16).hex(), "type": event_type, "occurred_at": time.time(), "data": data}
 
 
 class EventPublisher:
