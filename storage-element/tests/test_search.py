@@ -112,7 +112,9 @@ async def test_unranked_page_is_exact_whether_matches_fit_the_cap_or_not(filled,
         assert res["results"] == [] and res["total_count"] == total
         # страница целиком за потолком (при потолке 2 — третья и четвёртая строки): и по фильтрам, и по
         # полнотекстовому запросу (у него проход по ключам упорядочен и доходит до конца страницы)
-        for query in ({}, {"query": "альфа"}):
+        # запрос в кавычках идёт отдельной веткой (фраза: части tsquery по конфигурациям через OR, проход
+        # по ключам без ORDER BY и упорядоченный запрос за потолком)
+        for query in ({}, {"query": "альфа"}, {"query": '"описание"'}):
             res = await _search(c, admin, sort_by="file_size", sort_order="asc", limit=2, offset=2, **query)
             assert [x["file_size"] for x in res["results"]] == [2000, 5000], query
             assert res["total_count"] == total and res["total_is_lower_bound"] is lower
@@ -120,6 +122,9 @@ async def test_unranked_page_is_exact_whether_matches_fit_the_cap_or_not(filled,
         res = await _search(c, admin, query="альфа", sort_by="file_size", limit=3)
         assert [x["file_size"] for x in res["results"]] == [5000, 2000, 100]
         assert all(x["rank"] > 0 for x in res["results"])
+        res = await _search(c, admin, query='"квартальные отчёты"', sort_by="created_at")
+        assert [x["file_size"] for x in res["results"]] == [100] and res["results"][0]["rank"] > 0
+        assert (await _search(c, admin, query='"отчёты квартальные"'))["total_count"] == 0  # порядок слов важен
         # и с фильтрами: их параметры не мешают выборке страницы по ключам
         res = await _search(c, admin, query="альфа", min_size=50, username="ivanov", sort_by="file_size", limit=3)
         assert [x["file_size"] for x in res["results"]] == [5000, 100]
