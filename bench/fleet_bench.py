@@ -59,15 +59,24 @@ def fleet_processes(fleet: RunningFleet) -> dict[str, psutil.Process]:
     return procs
 
 
-def cpu_seconds(procs: dict[str, psutil.Process]) -> float:
-    total = 0.0
-    for p in procs.values():
+def cpu_by_process(procs: dict[str, psutil.Process]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, p in procs.items():
         try:
             t = p.cpu_times()
-            total += t.user + t.system
+            out[name] = t.user + t.system
         except psutil.Error:
-            pass
-    return total
+            out[name] = 0.0
+    return out
+
+
+def per_op(before: dict[str, float], after: dict[str, float], ops: int) -> dict[str, float]:
+    """CPU на операцию по сервисам (мс); PostgreSQL и Redis — суммой своих процессов."""
+    out: dict[str, float] = {}
+    for name, t in after.items():
+        key = name if "_module" in name or "storage_element" in name else name.split(":")[0]
+        out[key] = out.get(key, 0.0) + (t - before.get(name, t)) * 1000 / ops
+    return {k: round(v, 3) for k, v in sorted(out.items()) if v >= 0.005}
 
 
 class RssSampler:
@@ -233,14 +242,12 @@ async def run(fleet: RunningFleet, args: argparse.Namespace) -> dict[str, Any]:
     timeout = aiohttp.ClientTimeout(total=None)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as s:
         await small_uploads(s, token, 200, args.concurrency, direct=False)  # прогрев
-        cpu0 = cpu_seconds(procs)
-        results["upload_64k_ingester"] = await small_uploads(s, token, args.small, args.concurrency, direct=False)
-        results["upload_64k_ingester"]["cpu_ms_per_op_fleet"] = round(
-            (cpu_seconds(procs) - cpu0) * 1000 / args.small, 3)
-        cpu0 = cpu_seconds(procs)
-        results["upload_64k_direct_element"] = await small_uploads(s, token, args.small, args.concurrency, direct=True)
-        results["upload_64k_direct_element"]["cpu_ms_per_op_fleet"] = round(
-            (cpu_seconds(procs) - cpu0) * 1000 / args.small, 3)
+        for key, direct in (("upload_64k_ingester", False), ("upload_64k_direct_element", True)):
+            cpu0 = cpu_by_process(procs)
+            results[key] = await small_uploads(s, token, args.small, args.concurrency, direct=direct)
+            by_process = per_op(cpu0, cpu_by_process(procs), args.small)
+            results[key]["cpu_ms_per_op_fleet"] = round(sum(by_process.values()), 3)
+            results[key]["cpu_ms_per_op_by_process"] = by_process
         size = args.large_mib << 20
         with RssSampler(procs) as rss:
             results["upload_large_ingester"] = await large_upload(s, token, size, direct=False)
@@ -253,7 +260,9 @@ async def run(fleet: RunningFleet, args: argparse.Namespace) -> dict[str, Any]:
             results["download_large_query"] = await download(s, token, f"{QUERY}/api/v1/files/{big}/download")
         results["download_large_query"]["rss_growth_mib"] = rss.growth_mib()
         results["download_large_direct_element"] = await download(s, token, f"{SE_EDIT}/api/v1/files/{big}/content")
+        cpu0 = cpu_by_process(procs)
         results["range_last_1mib_query"] = await range_tail(s, token, big, 200)
+        results["range_last_1mib_query"]["cpu_ms_per_op_by_process"] = per_op(cpu0, cpu_by_process(procs), 200)
         # 64 KiB скачивания: загруженные выше файлы
         ids = []
         payload = os.urandom(64 * 1024)
@@ -262,7 +271,9 @@ async def run(fleet: RunningFleet, args: argparse.Namespace) -> dict[str, Any]:
                               headers={"Authorization": f"Bearer {token}"}) as r:
                 ids.append((await r.json())["file_id"])
         await small_downloads(s, token, ids, 200, args.concurrency, QUERY)
+        cpu0 = cpu_by_process(procs)
         results["download_64k_query"] = await small_downloads(s, token, ids, args.small, args.concurrency, QUERY)
+        results["download_64k_query"]["cpu_ms_per_op_by_process"] = per_op(cpu0, cpu_by_process(procs), args.small)
         results["download_64k_direct_element"] = await small_downloads(s, token, ids, args.small, args.concurrency,
                                                                        SE_EDIT)
     for key in ("upload_64k", "upload_large", "download_large"):
@@ -279,8 +290,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--large-mib", type=int, default=512)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "fleet.json")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="где создать каталог данных флота (например, /dev/shm — CPU без шума диска)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="artstore-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="artstore-bench-", dir=args.data_dir) as tmp:
         env = {"LOG_LEVEL": "WARNING", "SE_01_MAX_SIZE": "200GiB"}
         fleet = start_fleet(Path(tmp) / "data", env)
         try:
