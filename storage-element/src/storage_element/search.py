@@ -43,9 +43,10 @@ _PARTS_SQL = text("SELECT websearch_to_tsquery('russian', :q)::text, websearch_t
                   "websearch_to_tsquery('simple', :q)::text")
 
 
-async def phrase_parts(conn: AsyncConnection, q: str) -> list[str]:
+async def phrase_parts(conn: AsyncConnection, req: SearchRequest) -> list[str]:
     """Различные непустые tsquery трёх конфигураций для запроса с фразой; [] — запрос не фразовый."""
-    if '"' not in q:
+    q = (req.query or "").strip()
+    if req.mode != "fulltext" or '"' not in q:
         return []
     row = (await conn.execute(_PARTS_SQL, {"q": q})).one()
     return list(dict.fromkeys(p for p in row if p))
@@ -116,9 +117,7 @@ async def _snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 async def search(engine: AsyncEngine, table: str, prefix: str, req: SearchRequest) -> dict[str, Any]:
     async with _snapshot(engine) as conn:
-        q = (req.query or "").strip()
-        parts = await phrase_parts(conn, q) if q and req.mode == "fulltext" else []
-        return await _search(conn, table, prefix, req, parts)
+        return await _search(conn, table, prefix, req, await phrase_parts(conn, req))
 
 
 async def _search(conn: AsyncConnection, table: str, prefix: str, req: SearchRequest,
@@ -188,9 +187,9 @@ async def _prefer_gin(conn: AsyncConnection, *, phrase: bool = False) -> None:
     # с LIMIT планировщик, переоценив число совпадений, выбирает полный проход вместо GIN; в пределах
     # транзакции запрещаем его; jit на таких оценках стоимости — только лишняя компиляция. Для фразы
     # запрещаем и обход индекса сортировки с проверкой каждой строки (см. search): только GIN и сортировка
-    index_scan = "off" if phrase else "on"
-    await conn.execute(text("SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true), "
-                            "set_config('enable_indexscan', :i, true)"), {"i": index_scan})
+    no_index_walk = ", set_config('enable_indexscan', 'off', true)" if phrase else ""
+    await conn.execute(text("SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)"
+                            + no_index_walk))
 
 
 async def _total(conn: AsyncConnection, rows: Any, req: SearchRequest, capped_sql: str,
