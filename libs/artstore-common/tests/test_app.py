@@ -5,17 +5,32 @@ from __future__ import annotations
 import io
 import json
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import BaseModel
 
-from artstore_common import ProblemError, create_service_app, query_flag, setup_logging, setup_tracing
+from artstore_common import (
+    FileId,
+    HotRouter,
+    JWKSVerifier,
+    Principal,
+    ProblemError,
+    Role,
+    create_service_app,
+    include_routers,
+    roles,
+    service_state,
+    setup_logging,
+    setup_tracing,
+)
+from artstore_common._fastpath import FastRoute
+from artstore_common.testing import TEST_AUDIENCE, TEST_ISSUER, JWKSServer, TokenFactory
 
 
 class Item(BaseModel):
@@ -65,54 +80,88 @@ async def test_unhandled_error_is_500_problem_without_traceback() -> None:
     assert "секретная" not in r.text and "Traceback" not in r.text
 
 
-def make_fast_app() -> FastAPI:
-    """Маршрут FastAPI и быстрый маршрут на тот же адрес: быстрый должен перехватывать только свой метод."""
+def make_fast_app(jwks_url: str) -> FastAPI:
+    """Горячий маршрут, объявленный один раз, и обычный маршрут FastAPI на тот же адрес с другим методом."""
     app = create_service_app(service="fast", version="1", title="fast", description="fast",
                              cors_origins=["http://ui.test"])
+    service_state(app).verifier = JWKSVerifier(jwks_url, TEST_ISSUER, TEST_AUDIENCE)
+    router = HotRouter(prefix="/things", tags=["things"])
 
-    @app.get("/things/{thing_id}")
-    async def via_fastapi(thing_id: str) -> dict[str, str]:
-        return {"via": "fastapi", "id": thing_id}
-
-    @app.delete("/things/{thing_id}")
-    async def delete_thing(thing_id: str) -> dict[str, str]:
-        return {"via": "fastapi-delete", "id": thing_id}
-
-    async def fast(request: Request) -> Response:
-        thing_id = request.path_params["thing_id"]
+    @router.hot("/{thing_id}", methods=["GET", "HEAD"], roles=roles(Role.ADMIN, Role.USER))
+    async def get_thing(request: Request, thing_id: FileId, principal: Principal,
+                        raw: Annotated[bool, Query(description="сырой вид")] = False, limit: int = 10) -> Response:
         if thing_id == "missing":
             raise ProblemError(404, "file_not_found", "Вещи missing нет")
         if thing_id == "boom":
             raise RuntimeError("секретная внутренность")
-        return JSONResponse({"via": "fast", "id": thing_id, "raw": query_flag(request, "raw")})
+        via = "fast" if isinstance(request.scope.get("route"), FastRoute) else "fastapi"
+        return JSONResponse({"via": via, "id": thing_id, "raw": raw, "limit": limit, "role": principal.role})
 
-    app.state.fast_routes.add("GET", "/things/{thing_id}", fast)
+    @router.delete("/{thing_id}")
+    async def delete_thing(thing_id: str) -> dict[str, str]:
+        return {"via": "fastapi-delete", "id": thing_id}
+
+    include_routers(app, router)
     return app
 
 
-async def test_fast_route_bypasses_router_but_keeps_service_middleware() -> None:
-    async with client(make_fast_app()) as c:
-        r = await c.get("/things/a1?raw=true", headers={"X-Request-ID": "req-fast", "Origin": "http://ui.test"})
-        assert r.status_code == 200 and r.json() == {"via": "fast", "id": "a1", "raw": True}
+async def test_fast_route_bypasses_router_but_keeps_service_middleware(
+        jwks_server: JWKSServer, token_factory: TokenFactory) -> None:
+    auth = token_factory.headers("USER")
+    async with client(make_fast_app(jwks_server.url)) as c:
+        r = await c.get("/things/a1?raw=true", headers={**auth, "X-Request-ID": "req-fast", "Origin": "http://ui.test"})
+        assert r.status_code == 200
+        assert r.json() == {"via": "fast", "id": "a1", "raw": True, "limit": 10, "role": "USER"}
         assert r.headers["x-request-id"] == "req-fast"
         assert r.headers["access-control-allow-origin"] == "http://ui.test"
         # другой метод того же адреса и другие адреса — по-прежнему FastAPI
         assert (await c.delete("/things/a1")).json()["via"] == "fastapi-delete"
-        assert (await c.get("/things/a1/more")).status_code == 404
-        r = await c.get("/things/missing")
+        assert (await c.get("/things/a1/more", headers=auth)).status_code == 404
+        r = await c.get("/things/missing", headers=auth)
         assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
         assert r.json()["code"] == "file_not_found"
-        r = await c.get("/things/a1?raw=maybe")
-        assert r.status_code == 422 and r.json()["code"] == "validation_error" and "raw" in r.json()["detail"]
-        r = await c.get("/things/boom")
+        r = await c.get("/things/boom", headers=auth)
         assert r.status_code == 500 and r.json()["code"] == "internal_error"
         assert "секретная" not in r.text and "Traceback" not in r.text
         text = (await c.get("/metrics")).text
         # метрики подписаны шаблоном маршрута, как у маршрутов FastAPI
         assert 'http_requests_total{method="GET",route="/things/{thing_id}",service="fast",status="200"} 1.0' in text
         assert 'route="/things/{thing_id}",service="fast",status="404"} 1.0' in text
-        # в OpenAPI адрес остаётся — его описывает маршрут FastAPI
-        assert "/things/{thing_id}" in (await c.get("/openapi.json")).json()["paths"]
+        # в OpenAPI адрес — из того же объявления: параметры и их типы
+        op = (await c.get("/openapi.json")).json()["paths"]["/things/{thing_id}"]["get"]
+        params = {p["name"]: (p["in"], p["required"], p["schema"].get("type")) for p in op["parameters"]}
+        assert params == {"thing_id": ("path", True, "string"), "raw": ("query", False, "boolean"),
+                          "limit": ("query", False, "integer")}
+
+
+def _without_fast_path(app: FastAPI) -> FastAPI:
+    service_state(app).fast_routes.routes.clear()
+    return app
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "fastapi"])
+async def test_hot_route_checks_roles_and_parameters_the_same_way_on_both_paths(
+        fast: bool, jwks_server: JWKSServer, token_factory: TokenFactory) -> None:
+    """Роли и параметры горячего маршрута — одни и те же, идёт ли запрос быстрым путём или через FastAPI."""
+    app = make_fast_app(jwks_server.url)
+    if not fast:
+        _without_fast_path(app)
+    async with client(app) as c:
+        for role, status in (("ADMIN", 200), ("USER", 200), ("AUDITOR", 403), ("READONLY", 403)):
+            r = await c.get("/things/a1", headers=token_factory.headers(role))
+            assert r.status_code == status, role
+            assert r.status_code == 200 or r.json()["code"] == "forbidden"
+        r = await c.get("/things/a1")
+        assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
+        auth = token_factory.headers("ADMIN")
+        r = await c.get("/things/a1?raw=maybe&limit=x", headers=auth)
+        assert r.status_code == 422 and r.json()["code"] == "validation_error"
+        assert {e["field"] for e in r.json()["errors"]} == {"raw", "limit"}
+        r = await c.get("/things/x..y", headers=auth)  # правило id файла — тип параметра пути
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "thing_id"
+        r = await c.head("/things/a1?raw=1", headers=auth)
+        assert r.status_code == 200 and r.content == b""
+        assert (await c.get("/things/a1?raw=1", headers=auth)).json()["via"] == ("fast" if fast else "fastapi")
 
 
 async def test_health_ready_503_with_reason() -> None:
@@ -124,8 +173,8 @@ async def test_health_ready_503_with_reason() -> None:
     async def cache() -> str | None:
         return "работаю из файла"
 
-    app.state.health.add("db", db)
-    app.state.health.add("discovery", cache, critical=False)
+    service_state(app).health.add("db", db)
+    service_state(app).health.add("discovery", cache, critical=False)
     async with client(app) as c:
         assert (await c.get("/health/live")).status_code == 200
         r = await c.get("/health/ready")
@@ -253,3 +302,29 @@ def test_tune_malloc_keeps_megabyte_chunks_off_mmap() -> None:
     assert got["applied"] is True
     assert got["before"] > 100, got  # без настройки: mmap и отказ на каждую страницу
     assert got["after"] < 10, got
+
+
+def test_library_reads_app_state_only_through_service_state() -> None:
+    """Состояние, которое заводит create_service_app, — один типизированный ServiceState; чтение атрибутов
+    app.state по имени (Any для mypy, AttributeError в запросе при опечатке) в библиотеке не осталось."""
+    import re
+    from pathlib import Path
+
+    import artstore_common
+    from artstore_common import ServiceState, create_service_app, service_state
+
+    src = Path(artstore_common.__file__).parent
+    offenders = [f"{p.name}:{n}" for p in sorted(src.glob("*.py")) if p.name != "testing.py"
+                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+                 if re.search(r"\bapp\.state\.(?!artstore\b)|getattr\([a-z.]*state, \"(?!artstore\")", line)
+                 and not line.lstrip().startswith("#")]
+    assert offenders == []
+    app = create_service_app(service="query-module", version="0", title="t", description="d")
+    state = service_state(app)
+    assert isinstance(state, ServiceState) and state.service == "query-module" and state.verifier is None
+    with pytest.raises(RuntimeError, match="проверка токенов не настроена"):
+        state.token_verifier()
+    from fastapi import FastAPI
+
+    with pytest.raises(RuntimeError, match="create_service_app"):
+        service_state(FastAPI())

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI
 
-from artstore_common import JWKSVerifier, Principal, Role, create_service_app, require_roles
+from artstore_common import JWKSVerifier, Principal, Role, create_service_app, require_roles, service_state
 from artstore_common.testing import JWKSServer, TokenFactory
 
 
@@ -28,6 +28,17 @@ async def test_valid_token_accepted(token_factory: TokenFactory, jwks_server: JW
     v = verifier(jwks_server, token_factory)
     p = await v.verify(token_factory.issue("USER", sub="sa-1", name="ivanov"))
     assert (p.subject, p.role, p.username) == ("sa-1", Role.USER, "ivanov")
+    await v.close()
+
+
+async def test_scope_must_match_role(token_factory: TokenFactory, jwks_server: JWKSServer) -> None:
+    v = verifier(jwks_server, token_factory)
+    p = await v.verify(token_factory.issue("USER", scope="readonly user"))
+    assert p.role is Role.USER
+    # ADMIN, суженный до readonly, выпускается с ролью READONLY; роль ADMIN при scope readonly — не наш токен
+    for role, scope in (("ADMIN", "readonly"), ("READONLY", "admin user auditor readonly"), ("USER", 42)):
+        with pytest.raises(Exception, match="scope"):
+            await v.verify(token_factory.issue(role, scope=scope))
     await v.close()
 
 
@@ -110,7 +121,7 @@ async def test_unknown_kid_refresh_is_rate_limited(token_factory: TokenFactory, 
 
 def _app(factory: TokenFactory, server: JWKSServer) -> FastAPI:
     app = create_service_app(service="t", version="0", title="t", description="t")
-    app.state.jwt_verifier = JWKSVerifier(server.url, factory.issuer, factory.audience)
+    service_state(app).verifier = JWKSVerifier(server.url, factory.issuer, factory.audience)
 
     @app.get("/admin-only")
     async def admin_only(p: Principal = require_roles(Role.ADMIN)) -> dict[str, str]:

@@ -11,7 +11,9 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from artstore_common import EventPublisher, RedisBatcher, events_channel, events_stream
+from artstore_common import EventActor, EventPublisher, RedisBatcher, events_channel, events_stream
+
+SYSTEM = EventActor.system("test")
 
 
 async def test_concurrent_requests_share_pipelines_and_get_own_replies(redis_url: str, redis_namespace: str) -> None:
@@ -73,7 +75,7 @@ async def test_redis_down_reaches_every_waiter() -> None:
 async def test_events_reach_stream_in_order(redis_url: str, redis_namespace: str, n: int) -> None:
     r = aioredis.from_url(redis_url)
     publisher = EventPublisher(r, redis_namespace)
-    await asyncio.gather(*(publisher.emit("file_uploaded", {"file_id": f"f{i}"}) for i in range(n)))
+    await asyncio.gather(*(publisher.emit("file_uploaded", {"file_id": f"f{i}"}, actor=SYSTEM) for i in range(n)))
     entries = await r.xrange(events_stream(redis_namespace))
     ids = [json.loads(fields[b"event"])["data"]["file_id"] for _, fields in entries]
     assert ids == [f"f{i}" for i in range(n)]
@@ -107,20 +109,24 @@ async def test_stuck_pipeline_times_out_as_oserror(redis_url: str, redis_namespa
 
 
 async def test_channel_carries_events_about_existing_files_only(redis_url: str, redis_namespace: str) -> None:
-    """file_uploaded — только в поток (вебхукам), остальные — и в канал, которым query сбрасывает кэш."""
+    """file_uploaded и смена режима элемента — только в поток (вебхукам, аудиту), остальные — и в канал,
+    которым query сбрасывает кэш."""
     r = aioredis.from_url(redis_url)
     pubsub = r.pubsub()
     await pubsub.subscribe(events_channel(redis_namespace))
     await pubsub.get_message(timeout=1.0)  # подтверждение подписки
     publisher = EventPublisher(r, redis_namespace)
-    for event_type in ("file_uploaded", "file_deleted", "file_uploaded", "file_transferred"):
-        await publisher.emit(event_type, {"file_id": event_type})
+    for event_type in ("file_uploaded", "file_deleted", "file_uploaded", "file_transferred", "element_mode_changed"):
+        await publisher.emit(event_type, {"file_id": event_type}, actor=SYSTEM)
     seen = []
     while (msg := await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)) is not None:
         seen.append(json.loads(msg["data"])["type"])
     assert seen == ["file_deleted", "file_transferred"]
     entries = await r.xrange(events_stream(redis_namespace))
     assert [json.loads(f[b"event"])["type"] for _, f in entries] == [
-        "file_uploaded", "file_deleted", "file_uploaded", "file_transferred"]
+        "file_uploaded", "file_deleted", "file_uploaded", "file_transferred", "element_mode_changed"]
+    # кто сделал — в каждом событии потока: по нему admin пишет журнал аудита
+    assert {json.dumps(json.loads(f[b"event"])["actor"], sort_keys=True) for _, f in entries} == {
+        '{"id": null, "name": "test", "type": "system"}'}
     await pubsub.aclose()
     await r.aclose()

@@ -51,6 +51,18 @@ def test_placeholder_secret_refused_outside_development(monkeypatch: pytest.Monk
     assert DemoSettings().client_secret == secret
 
 
+def test_issuer_is_http_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEMO_CLIENT_SECRET", "x" * 20)
+    # умолчание — адрес admin в ./artstore run: iss токенов совпадает с issuer метаданных RFC 8414
+    assert DemoSettings().jwt_issuer == "http://127.0.0.1:8000"
+    monkeypatch.setenv("ARTSTORE_JWT_ISSUER", "https://artstore.example.org/admin")
+    assert DemoSettings().jwt_issuer == "https://artstore.example.org/admin"
+    for bad in ("artstore-admin", "ftp://x", "https://x/?a=1", "https://x/#f", "http://"):
+        monkeypatch.setenv("ARTSTORE_JWT_ISSUER", bad)
+        with pytest.raises(ValidationError, match="RFC 8414"):
+            DemoSettings()
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [("1Gb", 1 << 30), ("512MiB", 512 << 20), ("10 GB", 10 << 30), ("4096", 4096), ("1.5k", 1536), (7, 7)],

@@ -21,6 +21,8 @@ from ._fastpath import FastPathMiddleware, FastRoutes
 from ._health import HealthRegistry, health_router
 from ._logging import request_id_var
 from ._metrics import HttpMetrics, MetricsMiddleware, metrics_router, new_registry
+from ._openapi import install_openapi
+from ._state import ServiceState
 from ._tracing import setup_tracing
 
 _access = logging.getLogger("artstore.access")
@@ -137,6 +139,7 @@ def create_service_app(
     lifespan: Lifespan | None = None,
     cors_origins: list[str] | None = None,
     openapi_tags: list[dict[str, Any]] | None = None,
+    issuer: str | None = None,
 ) -> FastAPI:
     """Приложение со всем общим; доменные маршруты и проверки готовности добавляет сервис."""
 
@@ -153,16 +156,15 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version=version, lifespan=_lifespan,
                   openapi_tags=openapi_tags)
     registry = new_registry()
-    app.state.metrics_registry = registry
-    app.state.http_metrics = HttpMetrics(registry, service)
-    app.state.health = HealthRegistry()
-    app.state.service_name = service
+    state = ServiceState(service=service, registry=registry, http_metrics=HttpMetrics(registry, service),
+                         health=HealthRegistry(), fast_routes=FastRoutes(), issuer=issuer)
+    app.state.artstore = state
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(health_router(service, version))
     app.include_router(metrics_router())
-    # горячие маршруты сервиса (app.state.fast_routes.add) — внутри журнала, метрик и CORS
-    app.state.fast_routes = FastRoutes()
-    app.add_middleware(FastPathMiddleware, routes=app.state.fast_routes, exception_handlers=app.exception_handlers)
+    # горячие маршруты сервиса (service_state(app).fast_routes) — внутри журнала, метрик и CORS
+    app.add_middleware(FastPathMiddleware, routes=state.fast_routes, exception_handlers=app.exception_handlers)
     if cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=cors_origins, allow_credentials=True,
@@ -172,7 +174,7 @@ def create_service_app(
                             "Content-Range", "ETag", "Repr-Digest", "X-Request-ID", "Retry-After", "X-File-Id",
                             "Upload-Metadata"],
         )
-    app.add_middleware(MetricsMiddleware, metrics=app.state.http_metrics)
+    app.add_middleware(MetricsMiddleware, metrics=state.http_metrics)
     app.add_middleware(RequestContextMiddleware)
     setup_tracing(app, service, version)
     return app
@@ -185,5 +187,8 @@ def run(app_path: str, host: str, port: int, *, log_level: str = "info") -> None
     global _gc_tuning
     _gc_tuning = True
     tune_malloc()
+    from ._protocol import ProblemHttpToolsProtocol
+
     uvicorn.run(app_path, host=host, port=port, factory=True, access_log=False, log_config=None,
-                log_level=log_level.lower(), timeout_graceful_shutdown=10, proxy_headers=True)
+                log_level=log_level.lower(), timeout_graceful_shutdown=10, proxy_headers=True,
+                http=ProblemHttpToolsProtocol)

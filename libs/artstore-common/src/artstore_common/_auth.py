@@ -19,6 +19,8 @@ from fastapi import Depends, Request
 from jwt.algorithms import RSAAlgorithm
 
 from ._errors import ProblemError
+from ._labels import Outcome
+from ._state import service_state
 
 _log = logging.getLogger("artstore.auth")
 ALGORITHM = "RS256"
@@ -29,6 +31,16 @@ class Role(enum.StrEnum):
     USER = "USER"
     AUDITOR = "AUDITOR"
     READONLY = "READONLY"
+
+
+# Словарь scope токена (RFC 6749 §3.3): роль и все роли, чьи права в неё входят. Выдаёт admin-module,
+# проверяет каждый сервис; сужение scope при выдаче токена — это выбор меньшей роли.
+ROLE_SCOPES: dict[Role, frozenset[str]] = {
+    Role.ADMIN: frozenset({"admin", "user", "auditor", "readonly"}),
+    Role.USER: frozenset({"user", "readonly"}),
+    Role.AUDITOR: frozenset({"auditor", "readonly"}),
+    Role.READONLY: frozenset({"readonly"}),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +57,6 @@ class Principal:
     @property
     def username(self) -> str:
         return self.name or self.client_id or self.subject
-
-    def has_role(self, *roles: Role) -> bool:
-        return self.role in roles
 
 
 class AuthError(ProblemError):
@@ -181,6 +190,10 @@ class JWKSVerifier:
             role = Role(claims.get("role", ""))
         except ValueError as exc:
             raise AuthError("в токене нет допустимой роли") from exc
+        scope = claims.get("scope")
+        if scope is not None and (not isinstance(scope, str) or frozenset(scope.split()) != ROLE_SCOPES[role]):
+            # Роль решает проверки доступа; scope, не совпадающий с ней, — выпуск не нашим admin или подделка.
+            raise AuthError(f"scope токена не соответствует роли {role.value}")
         principal = Principal(
             subject=str(claims["sub"]), client_id=claims.get("client_id"), role=role,
             name=str(claims.get("name") or ""), token_id=claims.get("jti"), claims=claims,
@@ -200,16 +213,14 @@ def _bearer(request: Request) -> str:
 
 async def current_principal(request: Request) -> Principal:
     """Зависимость: любой действительный токен."""
-    verifier: JWKSVerifier = request.app.state.jwt_verifier
-    metrics = getattr(request.app.state, "http_metrics", None)
+    state = service_state(request.app)
+    metrics = state.http_metrics
     try:
-        principal = await verifier.verify(_bearer(request))
+        principal = await state.token_verifier().verify(_bearer(request))
     except AuthError:
-        if metrics is not None:
-            metrics.token_verifications.labels("failure").inc()
+        metrics.token_verifications.labels(Outcome.FAILURE).inc()
         raise
-    if metrics is not None:
-        metrics.token_verifications.labels("success").inc()
+    metrics.token_verifications.labels(Outcome.SUCCESS).inc()
     request.state.principal = principal
     return principal
 

@@ -45,6 +45,10 @@ class CircuitBreaker:
         self._opened_at = None
         self._probe_in_flight = False
 
+    def record_neutral(self) -> None:
+        """Запрос кончился без вердикта о цели (ошибка источника тела, отмена): пробу отпускаем, счёт не трогаем."""
+        self._probe_in_flight = False
+
     def record_failure(self) -> None:
         self._probe_in_flight = False
         self._failures += 1

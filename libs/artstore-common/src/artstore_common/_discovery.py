@@ -18,6 +18,9 @@ import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, Gauge
 from redis.exceptions import RedisError
 
+from ._element_client import StorageElement
+from ._redis import make_redis
+
 _log = logging.getLogger("artstore.discovery")
 
 SNAPSHOT_KEY = "storage_elements"
@@ -32,9 +35,35 @@ def discovery_channel(namespace: str) -> str:
     return f"{namespace}:{CHANNEL}"
 
 
+def fsync_dir(path: Path) -> None:
+    """fsync каталога: после него создание, переименование и удаление в нём переживают сбой питания."""
+    dir_fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _make_dirs(path: Path) -> None:
+    """Недостающие каталоги, каждый зафиксирован fsync родителя: иначе после сбоя питания может пропасть
+    сам каталог вместе с файлом, который в нём «надёжно» записан."""
+    missing: list[Path] = []
+    while not path.is_dir():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            if not directory.is_dir():
+                raise
+            continue
+        fsync_dir(directory.parent)
+
+
 def atomic_write(path: Path, data: bytes) -> None:
-    """temp → fsync → rename → fsync(dir): файл либо старый, либо новый целиком."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """temp → fsync → rename → fsync(dir): файл либо старый, либо новый целиком (права 0600)."""
+    _make_dirs(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -46,11 +75,7 @@ def atomic_write(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_dir(path.parent)
 
 
 class DiscoveryClient:
@@ -78,6 +103,8 @@ class DiscoveryClient:
         self._task: asyncio.Task[None] | None = None
         self._redis: aioredis.Redis | None = None
         self._listeners: list[Callable[[dict[str, Any]], None]] = []
+        self._typed: list[StorageElement] = []
+        self._by_id: dict[str, StorageElement] = {}
         self._gauge = (
             Gauge("artstore_discovery_fallback_active", "1 — сервис работает из локального снимка discovery",
                   registry=registry)
@@ -92,11 +119,23 @@ class DiscoveryClient:
     def element(self, element_id: str) -> dict[str, Any] | None:
         return next((e for e in self.elements if e.get("id") == element_id), None)
 
+    @property
+    def storage_elements(self) -> list[StorageElement]:
+        """Элементы снимка, разобранные один раз на снимок (горячий путь размещения и чтения)."""
+        return self._typed
+
+    def storage_element(self, element_id: str) -> StorageElement | None:
+        return self._by_id.get(element_id)
+
     def on_change(self, callback: Callable[[dict[str, Any]], None]) -> None:
         self._listeners.append(callback)
 
     def _apply(self, snapshot: dict[str, Any], *, persist: bool) -> None:
         self.snapshot = snapshot
+        raw = snapshot.get("storage_elements")
+        parsed = [StorageElement.from_snapshot(e) for e in raw if isinstance(e, dict)] if isinstance(raw, list) else []
+        self._typed = [e for e in parsed if e is not None]
+        self._by_id = {e.id: e for e in self._typed}
         self.updated_at = time.time()
         if persist:
             try:
@@ -132,7 +171,7 @@ class DiscoveryClient:
         """Читает ключ снимка из Redis; при ошибке переходит на файл."""
         try:
             if self._redis is None:
-                self._redis = aioredis.from_url(self.redis_url, socket_timeout=3, socket_connect_timeout=3)
+                self._redis = make_redis(self.redis_url, socket_timeout=3, socket_connect_timeout=3)
             raw = await self._redis.get(discovery_key(self.namespace))
         except (RedisError, OSError) as exc:
             self._enter_fallback(str(exc))
@@ -160,7 +199,7 @@ class DiscoveryClient:
             pubsub = None
             try:
                 if self._redis is None:
-                    self._redis = aioredis.from_url(self.redis_url, socket_timeout=None, socket_connect_timeout=3)
+                    self._redis = make_redis(self.redis_url, socket_timeout=None, socket_connect_timeout=3)
                 pubsub = self._redis.pubsub()
                 await pubsub.subscribe(discovery_channel(self.namespace))
                 # после (пере)подключения — свежий снимок, события могли пропасть
@@ -180,7 +219,7 @@ class DiscoveryClient:
             finally:
                 if pubsub is not None:
                     with contextlib.suppress(Exception):
-                        await pubsub.aclose()
+                        await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(self.reconnect_interval)
 
     async def stop(self) -> None:

