@@ -8,7 +8,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import json
 import os
 import random
 import signal
@@ -25,6 +27,7 @@ from artstore_common import make_engine
 from artstore_common.testing import TEST_ISSUER, free_port, wait_http
 
 from .conftest import meta_header
+from .test_recovery import immutable
 
 pytestmark = pytest.mark.slow
 
@@ -56,13 +59,27 @@ async def _writer(client: httpx.AsyncClient, headers: dict[str, str], acked: dic
             acked[fid] = hashlib.sha256(data).hexdigest()
 
 
+def _env(port: int, tmp_path: Path, database_url: str, redis_url: str, redis_namespace: str,
+         jwks_url: str) -> dict[str, str]:
+    return {**os.environ, "SE_ENVIRONMENT": "development", "LOG_FORMAT": "text", "LOG_LEVEL": "WARNING",
+            "SE_PORT": str(port), "SE_DATA_DIR": str(tmp_path / "data"), "SE_DATABASE_URL": database_url,
+            "SE_REDIS_URL": redis_url, "SE_REDIS_NAMESPACE": redis_namespace, "SE_JWKS_URL": jwks_url,
+            "SE_JWT_ISSUER": TEST_ISSUER, "SE_TABLE_PREFIX": "storage_elem_crash", "SE_ELEMENT_ID": "se-crash",
+            "SE_SCRUB_INTERVAL_HOURS": "0", "SE_RETENTION_INTERVAL_HOURS": "0", "SE_MAX_SIZE": "4GiB"}
+
+
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 async def test_kill_9_under_load(tmp_path, database_url, redis_url, redis_namespace, jwks_server, token_factory):
     port = free_port()
-    env = {**os.environ, "SE_ENVIRONMENT": "development", "LOG_FORMAT": "text", "LOG_LEVEL": "WARNING",
-           "SE_PORT": str(port), "SE_DATA_DIR": str(tmp_path / "data"), "SE_DATABASE_URL": database_url,
-           "SE_REDIS_URL": redis_url, "SE_REDIS_NAMESPACE": redis_namespace, "SE_JWKS_URL": jwks_server.url,
-           "SE_JWT_ISSUER": TEST_ISSUER, "SE_TABLE_PREFIX": "storage_elem_crash", "SE_ELEMENT_ID": "se-crash",
-           "SE_SCRUB_INTERVAL_HOURS": "0", "SE_RETENTION_INTERVAL_HOURS": "0", "SE_MAX_SIZE": "4GiB"}
+    env = _env(port, tmp_path, database_url, redis_url, redis_namespace, jwks_server.url)
     log = tmp_path / "se.log"
     headers = token_factory.headers("ADMIN")
     acked: dict[str, str] = {}
@@ -123,9 +140,87 @@ async def test_kill_9_under_load(tmp_path, database_url, redis_url, redis_namesp
             r = await client.get(f"/api/v1/files/{victim}/content")
             assert r.status_code == 409 and r.json()["code"] == "file_corrupted"
     finally:
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        _stop(proc)
+
+
+def _open_intent(wal_dir: Path, file_id: str) -> dict | None:
+    for seg in sorted(wal_dir.glob("wal-*.log")):
+        for line in seg.read_bytes().splitlines():
+            with contextlib.suppress(ValueError):
+                rec = json.loads(line)
+                if rec.get("phase") == "intent" and rec.get("file_id") == file_id:
+                    return rec
+    return None
+
+
+async def test_poisoned_wal_after_kill_9_element_still_starts(tmp_path, database_url, redis_url, redis_namespace,
+                                                              jwks_server, token_factory):
+    """Issue 14 §2.1 на настоящем процессе: kill -9 посреди загрузки, затем запись WAL этой загрузки
+    «отравлена» (её данные нельзя удалить — PermissionError) и добавлено намерение с ключом длиннее
+    255 байт (такое оставлял старый разрез имён). Перезапуск: /health/ready 200, старые файлы отдаются,
+    плохие записи — в карантине."""
+    port = free_port()
+    env = _env(port, tmp_path, database_url, redis_url, redis_namespace, jwks_server.url)
+    log = tmp_path / "se.log"
+    headers = token_factory.headers("ADMIN")
+    data_dir = tmp_path / "data"
+    base = f"http://127.0.0.1:{port}"
+    old = {str(uuid.uuid4()): os.urandom(n) for n in (10, 70_000, 300_000)}
+    slow_id = str(uuid.uuid4())
+    proc = _start(env, log)
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=30, headers=headers) as client:
+            for fid, body in old.items():
+                r = await client.put(f"/api/v1/files/{fid}", content=body,
+                                     headers={"X-Artstore-Meta": meta_header(original_filename="старый.bin")})
+                assert r.status_code == 201, r.text
+            hold = asyncio.Event()
+
+            async def slow_body():
+                yield os.urandom(3 * 1024 * 1024)
+                await hold.wait()  # тело не кончается: процесс убивается посреди загрузки
+
+            upload = asyncio.create_task(client.put(
+                f"/api/v1/files/{slow_id}", content=slow_body(),
+                headers={"X-Artstore-Meta": meta_header(original_filename="большой.bin")}))
+            intent = None
+            for _ in range(600):
+                intent = _open_intent(data_dir / ".wal", slow_id)
+                if intent is not None and any((data_dir / ".tmp").iterdir()):
+                    break
+                await asyncio.sleep(0.05)
+            assert intent is not None, log.read_text()[-2000:]
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+            hold.set()
+            with contextlib.suppress(httpx.HTTPError):
+                await upload
+        # отравление: данные на месте ключа без attr.json, и удалить их нельзя; плюс намерение со слишком длинным ключом
+        stuck = data_dir / intent["key"]
+        stuck.parent.mkdir(parents=True, exist_ok=True)
+        stuck.write_bytes(b"half")
+        # в каталоге часа, который существует (его создаёт публикация до переименования) — иначе ENOENT
+        long_key = intent["key"].rsplit("/", 1)[0] + "/" + "я" * 150 + ".pdf"
+        with open(sorted((data_dir / ".wal").glob("wal-*.log"))[-1], "ab") as fh:
+            fh.write(json.dumps({"phase": "intent", "op_id": "old-long", "op": "put", "file_id": "old-long",
+                                 "key": long_key}, ensure_ascii=False).encode() + b"\n")
+        with immutable(stuck):
+            proc = _start(env, log)  # без карантина — OSError при восстановлении, процесс не поднимается
+            async with httpx.AsyncClient(base_url=base, timeout=30, headers=headers) as client:
+                assert (await client.get("/health/ready")).status_code == 200
+                for fid, body in old.items():
+                    r = await client.get(f"/api/v1/files/{fid}/content")
+                    assert r.status_code == 200 and r.content == body, fid
+                r = await client.put(f"/api/v1/files/{uuid.uuid4()}", content=b"after restart",
+                                     headers={"X-Artstore-Meta": meta_header()})
+                assert r.status_code == 201, r.text
+                assert (await client.get(f"/api/v1/files/{slow_id}")).status_code == 404
+                metrics = (await client.get("/metrics")).text
+                assert 'artstore_wal_recoveries_total{action="quarantined"} 2.0' in metrics, metrics
+            records = [json.loads(p.read_bytes())["record"] for p in (data_dir / ".wal" / "quarantine").glob("*.json")]
+            assert sorted(r["file_id"] for r in records) == sorted(["old-long", slow_id])
+            assert "отложено в карантин" in log.read_text()
+            _stop(proc)
+            proc = None
+    finally:
+        _stop(proc)

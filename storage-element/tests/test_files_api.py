@@ -77,6 +77,19 @@ async def test_idempotent_repeat_and_conflict(settings, admin) -> None:
         assert r.status_code == 409 and r.json()["code"] == "file_exists"
 
 
+async def test_created_at_from_writer_fixes_path_and_dates(settings, admin) -> None:
+    """Пишущий сервис задал created_at (так пишет реплицированный элемент, docs/replication.md §3): путь,
+    срок и updated_at строятся из него — два члена с одним created_at дают одинаковые attr.json."""
+    created = "2026-03-04T05:06:07.123456Z"
+    async with running(settings) as (_, c):
+        first = await put(c, admin, b"copy", created_at=created, retention_policy="temporary", ttl_days=10)
+        assert first.status_code == 201, first.text
+        attr = first.json()
+        assert attr["storage_path"].startswith("2026/03/04/05/") and "_20260304T050607_" in attr["storage_path"]
+        assert attr["created_at"] == attr["updated_at"] == created
+        assert attr["expires_at"] == "2026-03-14T05:06:07.123456Z"
+
+
 async def test_bad_input_never_500(settings, admin) -> None:
     async with running(settings) as (_, c):
         r = await c.put("/api/v1/files/x1", content=b"x", headers={**admin, "X-Artstore-Meta": "%%%not-base64"})
@@ -158,7 +171,7 @@ async def test_big_file_streams(settings, admin) -> None:
 
 async def test_auth_and_roles(settings, admin, token_factory) -> None:
     async with running(settings) as (_, c):
-        # сведения об элементе — тоже только с токеном (ARCHITECTURE.md §2), но любой роли
+        # сведения об элементе — тоже только с токеном (docs/architecture.md §2), но любой роли
         for path in ("/api/v1/info", "/api/v1/capacity"):
             r = await c.get(path)
             assert r.status_code == 401 and "Bearer" in r.headers["www-authenticate"], path
@@ -182,3 +195,24 @@ async def test_delete_only_in_edit(make_settings, backend_kind, admin, tmp_path)
         r = await c.delete(f"/api/v1/files/{fid}", headers=admin)
         assert r.status_code == 409 and r.json()["code"] == "mode_forbids_operation"
         assert "rw" in r.json()["detail"]
+
+
+async def test_write_survives_a_dropped_database_connection(settings, admin, database_url) -> None:
+    """Соединение пула оборвано (переключение PostgreSQL, рестарт): строка кэша вставляется на новом соединении,
+    загрузка — 201, а не 500 при файле, который уже лёг на диск."""
+    import asyncpg
+
+    async with running(settings) as (app, client):
+        assert (await put(client, admin, b"before")).status_code == 201
+        pool = app.state.element.cache.pool
+        async with pool.acquire() as conn:
+            pid = conn.get_server_pid()
+        killer = await asyncpg.connect(database_url)
+        try:
+            assert await killer.fetchval("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await killer.close()
+        r = await put(client, admin, b"after the drop")
+        assert r.status_code == 201, r.text
+        got = await client.get(f"/api/v1/files/{r.json()['file_id']}/content", headers=admin)
+        assert got.status_code == 200 and got.content == b"after the drop"

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
+import pytest
 import redis.asyncio as aioredis
+
+from artstore_common import ACTOR_HEADER, EventActor
+from storage_element.modes import JsonSet
 
 from .conftest import put, running
 
@@ -48,7 +53,9 @@ async def test_archive_and_restore(make_settings, backend_kind, admin, redis_url
         assert f"/files/{fid}/restore" in r.json()["detail"]
         found = (await c.post("/api/v1/search", json={"query": "архив"}, headers=admin)).json()
         assert found["total_count"] == 1
-        assert (await c.post(f"/api/v1/files/{fid}/restore", headers=admin)).status_code == 202
+        # query восстанавливает своим сервисным токеном от имени пользователя: в событии — пользователь
+        on_behalf = {ACTOR_HEADER: EventActor("user", "u-9", "Петров").encode()}
+        assert (await c.post(f"/api/v1/files/{fid}/restore", headers={**admin, **on_behalf})).status_code == 202
         for _ in range(100):
             if fid in app.state.element.restored:
                 break
@@ -60,6 +67,11 @@ async def test_archive_and_restore(make_settings, backend_kind, admin, redis_url
     restored = [e for e in events if e["type"] == "file_restored"]
     assert restored and restored[0]["data"]["file_id"] == fid
     assert restored[0]["data"]["storage_element_id"] == "se-t1"
+    assert restored[0]["actor"] == {"type": "user", "id": "u-9", "name": "Петров"}
+    # смена режима — событие с тем, кто менял (журнал аудита admin), без рассылки в канал кэшей query
+    changes = [(e["data"]["from"], e["data"]["to"], e["actor"]["type"]) for e in events
+               if e["type"] == "element_mode_changed"]
+    assert changes == [("rw", "ro", "service_account"), ("ro", "ar", "service_account")]
     # выход из ar только сменой конфигурации
     async with running(make_settings(mode="ar", storage_type=backend_kind)) as (_, c):
         assert (await c.get("/api/v1/info", headers=admin)).json()["mode"] == "ar"
@@ -79,10 +91,29 @@ async def test_restore_failed_event(make_settings, admin, redis_url, redis_names
         for p in (tmp_path / "cold").rglob("*"):
             if p.is_file():
                 p.unlink()
-        assert (await c.post(f"/api/v1/files/{fid}/restore", headers=admin)).status_code == 202
+        # query восстанавливает своим сервисным токеном от имени пользователя: в событии — пользователь
+        on_behalf = {ACTOR_HEADER: EventActor("user", "u-9", "Петров").encode()}
+        assert (await c.post(f"/api/v1/files/{fid}/restore", headers={**admin, **on_behalf})).status_code == 202
         for _ in range(100):
             if any(e["type"] == "restore_failed" for e in await _events(redis_url, redis_namespace)):
                 break
             await asyncio.sleep(0.05)
     failed = [e for e in await _events(redis_url, redis_namespace) if e["type"] == "restore_failed"]
     assert failed and failed[0]["data"]["reason"]
+
+
+def test_damaged_state_set_is_kept_aside_not_silently_emptied(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "corrupt.json"
+    JsonSet(path).add("f-1", "sha256 mismatch")
+    assert JsonSet(path).items == {"f-1": "sha256 mismatch"}
+    path.write_bytes(b'{"f-1": "sha')  # оборванная запись
+    with caplog.at_level("ERROR", logger="storage_element.modes"):
+        fresh = JsonSet(path)
+    assert fresh.items == {}
+    assert not path.exists()
+    kept = list(tmp_path.glob("corrupt.json.damaged-*"))
+    assert len(kept) == 1 and kept[0].read_bytes() == b'{"f-1": "sha'
+    assert "повреждён" in caplog.text
+    fresh.add("f-2")
+    assert JsonSet(path).items == {"f-2": ""}

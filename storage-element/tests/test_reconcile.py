@@ -86,6 +86,34 @@ async def test_scrub_flags_corruption_and_download_refuses(make_settings, backen
         assert 'artstore_storage_files{storage_element="se-t1"} 3.0' in metrics
 
 
+async def test_scrub_announces_corruption_once(make_settings, admin, redis_url, redis_namespace) -> None:
+    # кэши query держат «corrupted: false», пока не узнают о пометке: событие file_corrupted (поток и канал),
+    # одно на файл — повторный скраб того же файла вебхуки не повторяет
+    import json
+
+    import redis.asyncio as aioredis
+
+    from artstore_common import events_stream
+
+    async with running(make_settings()) as (app, c):
+        el = app.state.element
+        bad = (await put(c, admin, b"bad!" * 1000)).json()
+        await _flip_byte(el, bad["storage_path"])
+        redis = aioredis.from_url(redis_url)
+        try:
+            for _ in range(2):
+                assert (await c.post("/api/v1/scrub", headers=admin)).status_code == 200
+            events = [json.loads(fields[b"event"]) for _, fields in
+                      await redis.xrange(events_stream(redis_namespace))]
+        finally:
+            await redis.aclose()
+        corrupted = [e for e in events if e["type"] == "file_corrupted"]
+        assert len(corrupted) == 1
+        assert corrupted[0]["data"]["file_id"] == bad["file_id"]
+        assert corrupted[0]["data"]["storage_element_id"] == "se-t1"
+        assert corrupted[0]["data"]["expected_checksum"] == bad["checksum"]
+
+
 async def test_large_corrupt_file_stream_is_aborted(make_settings, admin) -> None:
     # больше порога малых тел: отдаётся потоком кусками, хэш сверяется в конце — обрыв, а не успех
     async with running(make_settings()) as (app, c):

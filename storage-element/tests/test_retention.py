@@ -47,6 +47,9 @@ async def test_retention_job(make_settings, admin, redis_url, redis_namespace) -
     soon_ev = next(e for e in events if e["type"] == "file_expiring" and e["data"]["file_id"] == soon["file_id"])
     assert soon_ev["data"]["days_left"] in (1, 2) and soon_ev["data"]["owner_id"] == "u-1"
     assert [e["data"]["file_id"] for e in events if e["type"] == "file_expired"] == [gone["file_id"]]
+    # удаляет сам элемент по сроку: в журнале аудита — система, а не чей-то токен
+    assert {json.dumps(e["actor"], sort_keys=True) for e in events if e["type"] == "file_expired"} == {
+        '{"id": null, "name": "storage-element se-t1", "type": "system"}'}
 
 
 async def test_no_removal_outside_edit(make_settings, admin, redis_url, redis_namespace) -> None:

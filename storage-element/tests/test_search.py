@@ -172,3 +172,77 @@ async def test_tag_suggestions_follow_uploads_deletes_and_rebuild(make_settings,
         assert await tags(c, "уник") == ["уникальный-2"]
         assert (await c.delete(f"/api/v1/files/{b['file_id']}", headers=admin)).status_code == 204
         assert await tags(c, "уник") == [] and await tags(c, "общ") == []
+
+
+async def test_suggest_ignores_yo_both_ways(make_settings, admin) -> None:
+    # поиск к ё безразличен — подсказки тоже: и у хранимого имени/тега, и у префикса
+    async def texts(c, prefix: str) -> set[tuple[str, str]]:
+        r = await c.get("/api/v1/search/suggest", params={"prefix": prefix}, headers=admin)
+        assert r.status_code == 200, r.text
+        return {(s["kind"], s["text"]) for s in r.json()["suggestions"]}
+
+    async with running(make_settings()) as (_app, c):
+        assert (await put(c, admin, b"a", original_filename="Отчёт за май.pdf", tags=["Ёлка"])).status_code == 201
+        assert (await put(c, admin, b"b", original_filename="отчет за июнь.pdf", tags=["елочный"])).status_code == 201
+        both = {("filename", "Отчёт за май.pdf"), ("filename", "отчет за июнь.pdf")}
+        assert await texts(c, "отче") == both
+        assert await texts(c, "ОТЧЁ") == both
+        assert await texts(c, "отчёт за м") == {("filename", "Отчёт за май.pdf")}
+        assert await texts(c, "ёл") == {("tag", "Ёлка"), ("tag", "елочный")}
+        assert await texts(c, "Ел") == {("tag", "Ёлка"), ("tag", "елочный")}
+
+
+async def test_suggest_indexes_are_upgraded_on_existing_table(make_settings, admin) -> None:
+    # таблица прежней версии (индексы подсказок по lower() без свёртки ё) получает новые индексы при
+    # старте элемента, и запрос подсказок идёт по ним
+    from sqlalchemy import text
+
+    settings = make_settings()
+    table = settings.files_table
+    async with running(settings) as (app, c):
+        assert (await put(c, admin, b"a", original_filename="Отчёт.pdf", tags=["Ёж"])).status_code == 201
+        async with app.state.element.engine.begin() as conn:
+            await conn.execute(text(f"DROP INDEX {table}_name_fold"))
+            await conn.execute(text(f"DROP INDEX {table}_tag_dict_fold"))
+            await conn.execute(text(
+                f'CREATE INDEX {table}_name_prefix ON {table} ((lower(original_filename) COLLATE "C"))'))
+            await conn.execute(text(
+                f'CREATE INDEX {table}_tag_dict_prefix ON {table}_tag_dict ((lower(tag) COLLATE "C"))'))
+    async with running(settings) as (app, c):
+        async with app.state.element.engine.begin() as conn:
+            names = set((await conn.execute(text(
+                "SELECT indexname FROM pg_indexes WHERE tablename IN (:t, :d)"),
+                {"t": table, "d": f"{table}_tag_dict"})).scalars())
+            assert {f"{table}_name_fold", f"{table}_tag_dict_fold"} <= names
+            assert not {f"{table}_name_prefix", f"{table}_tag_dict_prefix"} & names
+        r = await c.get("/api/v1/search/suggest", params={"prefix": "отче"}, headers=admin)
+        assert [s["text"] for s in r.json()["suggestions"]] == ["Отчёт.pdf"]
+        r = await c.get("/api/v1/search/suggest", params={"prefix": "еж"}, headers=admin)
+        assert [s["text"] for s in r.json()["suggestions"]] == ["Ёж"]
+
+
+async def test_suggest_prefix_goes_through_the_folded_index(make_settings, admin) -> None:
+    # индекс по выражению используется, только если запрос повторяет выражение буквально: план того самого
+    # запроса, что выполнила подсказка
+    from sqlalchemy import event, text
+
+    settings = make_settings()
+    async with running(settings) as (app, c):
+        engine = app.state.element.engine
+        seen: list[tuple[str, object]] = []
+
+        def record(_conn, _cursor, statement, parameters, _context, _many) -> None:
+            if "original_filename AS t" in statement:
+                seen.append((statement, parameters))
+
+        event.listen(engine.sync_engine, "before_cursor_execute", record)
+        try:
+            r = await c.get("/api/v1/search/suggest", params={"prefix": "отче"}, headers=admin)
+        finally:
+            event.remove(engine.sync_engine, "before_cursor_execute", record)
+        assert r.status_code == 200 and len(seen) == 1
+        statement, parameters = seen[0]
+        async with engine.begin() as conn:
+            await conn.execute(text("SET LOCAL enable_seqscan = off"))
+            plan = "\n".join(row[0] for row in await conn.exec_driver_sql(f"EXPLAIN {statement}", parameters))
+        assert f"{settings.files_table}_name_fold" in plan, plan

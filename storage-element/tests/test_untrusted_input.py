@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from storage_element.layout import clean_component, valid_file_id
+from artstore_common import valid_file_id
+from storage_element.layout import clean_component
 
 from .conftest import put, running
 

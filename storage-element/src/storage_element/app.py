@@ -10,24 +10,28 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from artstore_common import (
     EventPublisher,
     JWKSVerifier,
+    ServiceName,
     create_service_app,
+    include_routers,
     make_engine,
+    make_redis,
     ping,
+    service_state,
     setup_logging,
 )
 
 from .archive import archive_all
 from .backends import make_backend
 from .element import Element
-from .reconcile import recover
+from .reconcile import rebuild, recover
+from .replication import Replication
 from .retention import run_retention
-from .routes import admin, files, search, uploads
+from .routes import admin, files, replication, search, uploads
 from .scrub import scrub
 from .settings import Settings, get_settings
 from .uploads import Uploads
@@ -64,31 +68,42 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
-        app.state.jwt_verifier = JWKSVerifier(settings.jwks_url, settings.jwt_issuer, settings.jwt_audience)
+        service_state(app).verifier = JWKSVerifier(settings.jwks_url, settings.jwt_issuer, settings.jwt_audience)
         engine = make_engine(settings.database_url)
-        redis = aioredis.from_url(settings.redis_url)
+        redis = make_redis(settings.redis_url)
         backend = make_backend(settings)
         await backend.start()
         el = Element(settings, backend, engine, EventPublisher(redis, settings.redis_namespace),
-                     app.state.metrics_registry)
+                     service_state(app).registry)
         app.state.element = el
         await el.cache.create()
         await el.cache.start(settings.database_url)
         outcome = await recover(el)
         if outcome["completed"] or outcome["rolled_back"]:
             _log.warning("восстановление по WAL: доведено %(completed)d, откатано %(rolled_back)d", outcome)
+        if outcome["quarantined"]:
+            _log.error("восстановление по WAL: %d записей отложено в карантин %s — разберите их вручную",
+                       outcome["quarantined"], el.wal.dir / "quarantine")
         await el.refresh_totals()
+        if el.fresh_disk and el.file_count and settings.storage_type == "local":
+            # диск пуст (заменён), а кэш-таблица в PostgreSQL помнит его файлы: правда — attr.json на диске;
+            # член с таким диском иначе считал бы файлы своими и не забрал бы их у соседей
+            _log.warning("каталог %s новый, а кэш помнит %d файлов — кэш пересобирается по диску",
+                         el.data_dir, el.file_count)
+            await rebuild(el, "full")
+        if settings.replicated:
+            el.replication = Replication(el, settings, service_state(app).registry)
         app.state.uploads = Uploads(el)
-        app.state.health.add("database", lambda: ping(engine))
-        app.state.health.add("storage", backend.health)
-        app.state.health.add("wal", lambda: _writable(el.wal.dir))
+        service_state(app).health.add("database", lambda: ping(engine))
+        service_state(app).health.add("storage", backend.health)
+        service_state(app).health.add("wal", lambda: _writable(el.wal.dir))
 
         async def _redis() -> str | None:
             await redis.ping()
             return None
 
         # без Redis элемент пишет и читает; теряются только события (их сбой пишется в журнал)
-        app.state.health.add("redis", _redis, critical=False)
+        service_state(app).health.add("redis", _redis, critical=False)
         async def _scrub_job() -> None:
             async with el.maintenance:
                 await scrub(el)
@@ -100,6 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ]
         if el.mode == "ar":
             tasks.append(el.spawn(archive_all(el)))
+        if el.replication is not None:
+            tasks += [el.spawn(el.replication.run()), el.spawn(el.replication.lead())]
         _log.info("элемент %s запущен: режим %s, хранилище %s, файлов %d", settings.element_id, el.mode,
                   settings.storage_type, el.file_count)
         try:
@@ -111,18 +128,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(BaseException):
                     await task
             el.wal.close()
+            if el.replication is not None:
+                await el.replication.aclose()
             await el.cache.close()
             await backend.close()
             await redis.aclose()
             await engine.dispose()
-            await app.state.jwt_verifier.close()
+            await service_state(app).token_verifier().close()
 
     app = create_service_app(
-        service="storage-element", version=VERSION, title="ArtStore Storage Element",
+        service=ServiceName.STORAGE_ELEMENT, version=VERSION, title="ArtStore Storage Element",
         description="Элемент хранения: файлы и attr.json, локальный WAL, кэш в PostgreSQL, поиск по кэшу.",
-        lifespan=lifespan, cors_origins=settings.cors_origins,
+        lifespan=lifespan, cors_origins=settings.cors_origins, issuer=settings.jwt_issuer,
     )
-    for module in (admin, files, search, uploads):
-        app.include_router(module.router)
-    files.register_fast_routes(app.state.fast_routes)
+    include_routers(app, admin.router, files.router, replication.router, search.router, uploads.router)
     return app

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from artstore_common import EventActor
+
 from .element import Element
 from .layout import ATTR_SUFFIX, valid_key
 
@@ -30,14 +32,15 @@ async def archive_all(el: Element) -> int:
     return moved
 
 
-async def restore_file(el: Element, attr: dict[str, Any]) -> None:
+async def restore_file(el: Element, attr: dict[str, Any], actor: EventActor) -> None:
     try:
         await el.backend.restore(attr["storage_path"])
         if await el.backend.data_size(attr["storage_path"]) is None:
             raise FileNotFoundError("данных нет ни в горячем, ни в холодном хранении")
     except Exception as exc:
         _log.exception("восстановление %s не удалось", attr["file_id"])
-        await el.publisher.emit("restore_failed", el.event_data(attr, reason=f"{type(exc).__name__}: {exc}"))
+        await el.publisher.emit("restore_failed", el.event_data(attr, reason=f"{type(exc).__name__}: {exc}"),
+                                actor=actor)
         return
     el.restored.add(attr["file_id"], attr["storage_path"])
-    await el.publisher.emit("file_restored", el.event_data(attr))
+    await el.publisher.emit("file_restored", el.event_data(attr), actor=actor)

@@ -20,6 +20,7 @@ FIELDS = (
     "schema_version", "file_id", "original_filename", "storage_filename", "storage_path", "file_size",
     "content_type", "checksum", "created_at", "updated_at", "created_by_id", "created_by_username",
     "description", "tags", "metadata", "retention_policy", "expires_at", "compression", "storage_element_id",
+    "version",
 )
 
 
@@ -87,11 +88,14 @@ MIGRATIONS = {1: migrate_v1}
 
 def migrate(attr: dict[str, Any]) -> dict[str, Any]:
     version = int(attr.get("schema_version", 1))
-    if version == SCHEMA_VERSION:
-        return attr
-    if version not in MIGRATIONS:
-        raise ValueError(f"неизвестная версия схемы attr.json: {version}")
-    return MIGRATIONS[version](attr)
+    if version != SCHEMA_VERSION:
+        if version not in MIGRATIONS:
+            raise ValueError(f"неизвестная версия схемы attr.json: {version}")
+        attr = MIGRATIONS[version](attr)
+    # version — счётчик правок метаданных (docs/replication.md §6): файлы, записанные до него, — первая правка
+    if not isinstance(attr.get("version"), int) or attr["version"] < 1:
+        attr["version"] = 1
+    return attr
 
 
 def decode(data: bytes) -> dict[str, Any]:
@@ -105,6 +109,7 @@ def decode(data: bytes) -> dict[str, Any]:
 def build(
     *, file_id: str, meta: dict[str, Any], key: str, file_size: int, checksum: str, element_id: str,
     created_at: datetime, expires_at: datetime | None, compression: dict[str, Any] | None,
+    updated_at: datetime | None = None, version: int = 1,
 ) -> dict[str, Any]:
     storage_filename = key.rsplit("/", 1)[-1]
     return {
@@ -117,7 +122,7 @@ def build(
         "content_type": meta.get("content_type") or "application/octet-stream",
         "checksum": checksum,
         "created_at": iso(created_at),
-        "updated_at": iso(now_utc()),
+        "updated_at": iso(updated_at or now_utc()),
         "created_by_id": meta.get("created_by_id"),
         "created_by_username": meta.get("created_by_username") or "unknown",
         "description": meta.get("description"),
@@ -127,4 +132,5 @@ def build(
         "expires_at": iso(expires_at),
         "compression": compression,
         "storage_element_id": element_id,
+        "version": version,
     }

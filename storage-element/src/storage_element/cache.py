@@ -9,21 +9,25 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from artstore_common import xact_lock
+
 from .attrs import iso, parse_dt
 
+T = TypeVar("T")
 _CONFIGS = ("russian", "english", "simple")
 _ATTR_COLS = (
     "file_id", "original_filename", "storage_filename", "storage_path", "file_size", "stored_size",
     "content_type", "checksum", "created_at", "updated_at", "created_by_id", "created_by_username",
     "description", "tags", "metadata", "retention_policy", "expires_at", "compression", "storage_element_id",
-    "schema_version",
+    "schema_version", "version",
 )
 
 # Столбцы строки, которые нужны для attr: без search_vector — он в разы шире остальной строки, и SELECT *
@@ -41,6 +45,13 @@ def _vector(p: str) -> str:
             f"setweight(jsonb_to_tsvector('{cfg}', metadata, '[\"string\", \"numeric\"]'), 'C')"
         )
     return " || ".join(parts)
+
+
+def folded(expr: str) -> str:
+    """Форма строки для подсказок по префиксу: нижний регистр и ё → е (поиск к ё безразличен, подсказки тоже
+    должны быть), побайтовый порядок (C) — диапазон префикса и ORDER BY идут по индексу. Одно выражение и
+    для индексов, и для запроса: индекс по выражению используется, только если оно совпадает буквально."""
+    return f"(translate(lower({expr}), 'ё', 'е') COLLATE \"C\")"
 
 
 def ddl(table: str, prefix: str) -> list[str]:
@@ -69,17 +80,23 @@ def ddl(table: str, prefix: str) -> list[str]:
             compression jsonb,
             storage_element_id text,
             schema_version int,
+            version int NOT NULL DEFAULT 1,
             corrupted boolean NOT NULL DEFAULT false,
             expiring_notified_at timestamptz,
             search_vector tsvector GENERATED ALWAYS AS ({_vector(prefix)}) STORED
         )""",
+        # таблицы, созданные до версий attr.json (docs/replication.md §6): прежние строки — первая правка
+        f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS version int NOT NULL DEFAULT 1",
         f"CREATE INDEX IF NOT EXISTS {table}_fts ON {table} USING gin (search_vector)",
         f"CREATE INDEX IF NOT EXISTS {table}_name_trgm ON {table} USING gin (original_filename gin_trgm_ops)",
         f"CREATE INDEX IF NOT EXISTS {table}_tags_trgm ON {table} USING gin ({prefix}_tags_text(tags) gin_trgm_ops)",
         f"CREATE INDEX IF NOT EXISTS {table}_tags ON {table} USING gin (tags)",
         f"CREATE INDEX IF NOT EXISTS {table}_name ON {table} (original_filename)",
-        # побайтовый порядок (C): и диапазон префикса, и ORDER BY идут по индексу при любых параметрах запроса
-        f'CREATE INDEX IF NOT EXISTS {table}_name_prefix ON {table} ((lower(original_filename) COLLATE "C"))',
+        # Индексы подсказок по свёрнутой форме (folded). Прежние индексы по lower() без свёртки ё
+        # (name_prefix, tag_dict_prefix) больше ничем не используются: таблицы, созданные до смены, теряют
+        # их здесь же, при старте элемента (миграций у кэш-таблицы пока нет, DDL идемпотентен).
+        f"DROP INDEX IF EXISTS {table}_name_prefix",
+        f"CREATE INDEX IF NOT EXISTS {table}_name_fold ON {table} ({folded('original_filename')})",
         f"CREATE INDEX IF NOT EXISTS {table}_created ON {table} (created_at)",
         f"CREATE INDEX IF NOT EXISTS {table}_size ON {table} (file_size)",
         f"CREATE INDEX IF NOT EXISTS {table}_user ON {table} (created_by_username)",
@@ -102,7 +119,8 @@ def _tag_dict_ddl(table: str, prefix: str) -> list[str]:
     d = tag_dict(table)
     return [
         f"CREATE TABLE IF NOT EXISTS {d} (tag text PRIMARY KEY, files bigint NOT NULL)",
-        f'CREATE INDEX IF NOT EXISTS {d}_prefix ON {d} ((lower(tag) COLLATE "C"))',
+        f"DROP INDEX IF EXISTS {d}_prefix",
+        f"CREATE INDEX IF NOT EXISTS {d}_fold ON {d} ({folded('tag')})",
         # Триггеры уровня оператора с таблицами переходов: одна агрегированная правка словаря на оператор.
         # Построчный триггер правил бы одну и ту же строку частого тега на каждой вставленной строке, и в
         # одной транзакции на сотню тысяч строк (пересборка, массовая загрузка) цепочка версий этой строки
@@ -162,6 +180,7 @@ def row_params(attr: dict[str, Any], stored_size: int | None = None) -> dict[str
         "tags": list(attr.get("tags") or []),
         "metadata": json.dumps(attr.get("metadata") or {}, ensure_ascii=False),
         "compression": json.dumps(comp) if comp else None,
+        "version": int(attr.get("version") or 1),
     }
 
 
@@ -187,9 +206,15 @@ async def _no_reset(_conn: asyncpg.Connection) -> None:
 
 # Строки файлов в памяти процесса (LRU): скачивание и метаданные не ходят в PostgreSQL за строкой,
 # прочитанной недавно (запрос строки — 0,2–0,25 мс CPU элемента на этой машине плюс обмен с СУБД).
-# Таблицу меняет только этот процесс (ARCHITECTURE.md §1: элемент владеет своей кэш-таблицей), и каждая
+# Таблицу меняет только этот процесс (docs/architecture.md §3.5: элемент владеет своей кэш-таблицей), и каждая
 # правка через Cache выбрасывает строку из памяти после фиксации.
 ROW_CACHE_SIZE = 4096
+# Обрыв соединения с СУБД (её переключение, рестарт) — не ошибка запроса: пауза и повтор на новом соединении
+# (InternalClientError — соединение пула, чью операцию оборвал разрыв: «another operation is in progress»)
+CONNECTION_ERRORS = (asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.exceptions.InterfaceError,
+                     asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.PostgresConnectionError,
+                     asyncpg.exceptions.InternalClientError, ConnectionError, OSError)
+RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0)
 
 
 class Cache:
@@ -241,7 +266,7 @@ class Cache:
         self.forget()
         async with self.engine.begin() as conn:
             # элементы делят базу: создание расширения и функций сериализуем замком на транзакцию
-            await conn.execute(text("SELECT pg_advisory_xact_lock(7253001)"))
+            await xact_lock(conn, "storage-element:cache-schema")
             fresh = (await conn.execute(text(
                 "SELECT to_regclass(:t) IS NULL OR to_regclass(:d) IS NULL"),
                 {"t": self.table, "d": tag_dict(self.table)})).scalar()
@@ -277,13 +302,43 @@ class Cache:
             self._flusher = asyncio.ensure_future(self._flush())
         await fut
 
+    async def _on_pool(self, op: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """Запрос горячего пути через пул; соединение, оборванное переключением PostgreSQL (promote standby,
+        рестарт), — повтор на свежем соединении пула. Повторяются только идемпотентные запросы: чтение строки
+        и вставка строки по file_id (данные файла к этому моменту уже на диске)."""
+        assert self.pool is not None
+        for attempt in range(len(RECONNECT_DELAYS) + 1):
+            try:
+                async with self.pool.acquire() as conn:
+                    return await op(conn)
+            except CONNECTION_ERRORS:
+                if attempt == len(RECONNECT_DELAYS):
+                    raise
+                await asyncio.sleep(RECONNECT_DELAYS[attempt])
+        raise AssertionError("недостижимо")
+
+    async def _fetch_row(self, file_id: str) -> Any:
+        """Строка по id прямо через пул (один обмен с СУБД); обрыв соединения — повтор, как у вставки."""
+        assert self.pool is not None
+        sql = f"SELECT {_ROW_COLS} FROM {self.table} WHERE file_id = $1"
+        for attempt in range(len(RECONNECT_DELAYS) + 1):
+            try:
+                return await self.pool.fetchrow(sql, file_id)
+            except CONNECTION_ERRORS:
+                if attempt == len(RECONNECT_DELAYS):
+                    raise
+                await asyncio.sleep(RECONNECT_DELAYS[attempt])
+        raise AssertionError("недостижимо")
+
+    async def _executemany(self, rows: list[tuple[Any, ...]]) -> None:
+        await self._on_pool(lambda conn: conn.executemany(self._upsert_pg, rows))
+
     async def _flush(self) -> None:
         assert self.pool is not None
         while self._queue:
             batch, self._queue = self._queue, []
             try:
-                async with self.pool.acquire() as conn:
-                    await conn.executemany(self._upsert_pg, [p for p, _ in batch])
+                await self._executemany([p for p, _ in batch])
                 self.forget(*(p[0] for p, _ in batch))
                 for _, fut in batch:
                     if not fut.done():
@@ -315,7 +370,7 @@ class Cache:
         assert self.pool is not None
         self._loading[file_id] = self._loading.get(file_id, 0) + 1
         try:
-            row = await self.pool.fetchrow(f"SELECT {_ROW_COLS} FROM {self.table} WHERE file_id = $1", file_id)
+            row = await self._fetch_row(file_id)
         finally:
             left = self._loading[file_id] - 1
             if left:
@@ -341,6 +396,16 @@ class Cache:
         async with self.engine.begin() as conn:
             await conn.execute(text(f"DELETE FROM {self.table} WHERE file_id = :f"), {"f": file_id})
         self.forget(file_id)
+
+    async def inventory(self, after: str, limit: int) -> list[dict[str, Any]]:
+        """Страница описи для соседей-членов (docs/replication.md §5): по возрастанию file_id, по индексу PK."""
+        assert self.pool is not None
+        rows = await self.pool.fetch(
+            f"SELECT file_id, checksum, version, file_size, updated_at, corrupted FROM {self.table} "
+            "WHERE file_id > $1 ORDER BY file_id LIMIT $2", after, limit)
+        return [{"file_id": r["file_id"], "checksum": r["checksum"], "version": int(r["version"]),
+                 "file_size": int(r["file_size"]), "updated_at": iso(r["updated_at"]), "deleted": False,
+                 "corrupted": bool(r["corrupted"])} for r in rows]
 
     async def totals(self) -> tuple[int, int]:
         async with self.engine.connect() as conn:

@@ -47,7 +47,8 @@ def decompressor(algorithm: str) -> Callable[[bytes], bytes]:
         d = zlib.decompressobj(31)
         return d.decompress
     b = brotli.Decompressor()
-    return b.process
+    process: Callable[[bytes], bytes] = b.process  # у brotli нет аннотаций
+    return process
 
 
 class ReadVerifier:

@@ -1,4 +1,4 @@
-"""Имена и пути файлов на элементе (ARCHITECTURE.md §3).
+"""Имена и пути файлов на элементе (docs/architecture.md §3.1).
 
 Имя клиента никогда не становится путём: из него берутся только основа и расширение после очистки,
 каталог задаёт время записи, уникальность — id файла.
@@ -12,18 +12,16 @@ import uuid
 from datetime import datetime
 from pathlib import PurePosixPath
 
-MAX_NAME = 200
 ATTR_SUFFIX = ".attr.json"
+# ФС ограничивают имя 255 байтами (не символами: буква кириллицы — 2 байта UTF-8). Самое длинное имя,
+# которое элемент создаёт рядом с файлом, — временный attr.json у atomic_write:
+# `.{имя}.attr.json.XXXXXXXX.tmp` (+24 байта); ему тоже надо уместиться.
+FS_NAME_BYTES = 255
+MAX_NAME_BYTES = FS_NAME_BYTES - len(ATTR_SUFFIX) - len("..XXXXXXXX.tmp")
 # символы, недопустимые хотя бы в одной распространённой ФС (Windows, macOS, Linux), и пробелы по краям
 _UNSAFE = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
-_FILE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 # ключ, который могли создать мы сами: YYYY/MM/DD/HH/имя
 _KEY = re.compile(r"^\d{4}/\d{2}/\d{2}/\d{2}/[^/]+$")
-
-
-def valid_file_id(file_id: str) -> bool:
-    # fullmatch: у re.match «$» совпадает и перед завершающим \n — id с переводом строки прошёл бы
-    return bool(_FILE_ID.fullmatch(file_id)) and ".." not in file_id
 
 
 def clean_component(text: str, fallback: str) -> str:
@@ -52,16 +50,33 @@ def id_part(file_id: str) -> str:
         return clean_component(file_id, "id").replace(" ", "_")
 
 
+def _cut(text: str, limit: int) -> str:
+    """Не длиннее `limit` байт UTF-8; режется по границе символа (оборванный хвост символа отбрасывается)."""
+    return text.encode()[: max(limit, 0)].decode("utf-8", "ignore").rstrip()
+
+
+def _nbytes(text: str) -> int:
+    return len(text.encode())
+
+
 def storage_filename(original: str, username: str, file_id: str, when: datetime) -> str:
-    """`{stem}_{username}_{YYYYMMDDTHHMMSS}_{uuid}{ext}` не длиннее 200 символов (режется основа)."""
+    """`{stem}_{username}_{YYYYMMDDTHHMMSS}_{uuid}{ext}` не длиннее MAX_NAME_BYTES байт.
+
+    Режется основа; если и одной её буквы не уместить — имя пользователя; без них обоих не уместится
+    только неприродный id/расширение, тогда хвост режется целиком (уникальность держит каталог часа + id).
+    """
     stem, ext = split_name(original)
     user = clean_component(username, "unknown").replace(" ", "_")[:40]
-    tail = f"_{user}_{when.strftime('%Y%m%dT%H%M%S')}_{id_part(file_id)}{ext}"
-    room = MAX_NAME - len(tail)
-    if room < 1:
-        tail = f"_{when.strftime('%Y%m%dT%H%M%S')}_{id_part(file_id)}"[: MAX_NAME - 1]
-        room = MAX_NAME - len(tail)
-    return stem[:room].rstrip() + tail
+    fixed = f"_{when.strftime('%Y%m%dT%H%M%S')}_{id_part(file_id)}{ext}"
+    room = MAX_NAME_BYTES - _nbytes(f"_{user}{fixed}")
+    if room >= _nbytes(stem[0]):
+        return _cut(stem, room) + f"_{user}{fixed}"
+    first = stem[0]
+    user = _cut(user, MAX_NAME_BYTES - _nbytes(first) - _nbytes(f"_{fixed}"))
+    if user:
+        return f"{first}_{user}{fixed}"
+    tail = _cut(fixed, MAX_NAME_BYTES - _nbytes(first))
+    return first + tail
 
 
 def storage_dir(when: datetime) -> str:
@@ -83,12 +98,3 @@ def valid_key(key: str) -> bool:
     parts = PurePosixPath(key).parts
     return all(p not in ("", ".", "..") and not p.startswith(".") for p in parts)
 
-
-def content_disposition(filename: str, inline: bool = False) -> str:
-    """RFC 6266: ASCII-запасной вариант и filename* с UTF-8, чтобы кириллица доходила как есть."""
-    from urllib.parse import quote
-
-    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_").replace("\\", "_")
-    ascii_name = "".join(ch if 32 <= ord(ch) < 127 else "_" for ch in ascii_name) or "file"
-    kind = "inline" if inline else "attachment"
-    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -1,4 +1,4 @@
-"""Режимы элемента (ARCHITECTURE.md §4) и их сохранение между перезапусками.
+"""Режимы элемента (docs/architecture.md §4.1) и их сохранение между перезапусками.
 
 Файл режима в каталоге данных сильнее конфигурации: оператор перевёл элемент `rw → ro`, и
 перезапуск с прежним SE_MODE не должен вернуть запись. Исключение — выход из `ar`: он возможен
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import time
 from pathlib import Path
 
 from artstore_common import ProblemError, atomic_write
@@ -90,10 +92,21 @@ class JsonSet:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.items: dict[str, str] = {}
         try:
-            self.items: dict[str, str] = dict(json.loads(path.read_text()))
-        except (FileNotFoundError, ValueError, TypeError):
-            self.items = {}
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return
+        try:
+            self.items = {str(k): str(v) for k, v in dict(json.loads(raw)).items()}
+        except (ValueError, TypeError):
+            # Молча начать с пустого множества — значит забыть, какие файлы повреждены. Элемент всё равно
+            # стартует (проверка fixity при чтении найдёт порчу заново), но испорченный файл остаётся
+            # оператору рядом, а журнал говорит, что потеряно.
+            aside = path.with_name(f"{path.name}.damaged-{int(time.time())}")
+            os.replace(path, aside)
+            _log.error("файл состояния %s повреждён (%d байт) и отложен в %s: его отметки потеряны; "
+                       "повреждения найдёт проверка при чтении и скраб", path, len(raw), aside.name)
 
     def __contains__(self, key: object) -> bool:
         return key in self.items

@@ -1,9 +1,13 @@
-"""Отдача содержимого: Range (одиночный, суффикс, открытый), сильный ETag = sha256, If-Range,
-Repr-Digest, Content-Disposition по RFC 6266.
+"""Отдача содержимого: Range (одиночный, суффикс, открытый), сильный ETag = sha256, If-Match, If-None-Match,
+If-Range, Repr-Digest, Content-Disposition по RFC 6266; HEAD — те же заголовки без тела.
 
-Повреждённый файл не отдаётся как целый: помеченный скрабом — 409 до начала ответа; при полном
+HEAD байт файла не читает: отвечает по известному состоянию (помеченный повреждённым — 409), проверку
+целиком, которая нужна диапазону без вердикта, он не запускает.
+
+Повреждённый файл не отдаётся ни целиком, ни частью: помеченный — 409 до начала ответа; при полном
 чтении хэш сверяется на лету, и несовпадение в конце обрывает соединение (исключение в потоке),
-а не завершает ответ как успешный.
+а не завершает ответ как успешный; диапазон и чтение `raw` отдаются только по вердикту «цел» для
+текущего отпечатка байт, а без него — после проверки файла целиком (fixity.py: что это ловит и что нет).
 """
 
 from __future__ import annotations
@@ -15,19 +19,20 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
-from artstore_common import ProblemError
+from artstore_common import ProblemError, content_disposition
 
 from . import modes
-from .backends.local import LocalBackend
+from .backends.base import Stamp
+from .backends.local import LocalBackend, local_stamp
 from .codec import ReadVerifier
 from .element import Element
-from .layout import content_disposition
+from .fixity import corrupted_problem
 
 _log = logging.getLogger("storage_element.reader")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -80,16 +85,17 @@ def ensure_readable(el: Element, attr: dict[str, Any]) -> None:
         )
     modes.check(el.mode, "read")
     if attr.get("_corrupted") or file_id in el.corrupt:
+        raise corrupted_problem(file_id)
+
+
+async def _ensure_verified(el: Element, attr: dict[str, Any]) -> None:
+    """Перед отдачей байт без сверки на лету (диапазон, `raw`): вердикт для текущего отпечатка или проверка."""
+    stamp = await el.backend.stamp(attr["storage_path"])
+    if stamp is None:
         raise ProblemError(409, "file_corrupted",
-                           f"файл {file_id} повреждён (sha256 не совпадает с attr.json) и не отдаётся; "
-                           "восстановите его из резервной копии")
-
-
-async def _mark_corrupt(el: Element, attr: dict[str, Any], actual: str) -> None:
-    _log.error("файл %s повреждён: sha256 %s вместо %s", attr["file_id"], actual, attr["checksum"])
-    el.corrupt.add(attr["file_id"], actual)
-    el.metrics.scrub_corruptions.inc()
-    await el.cache.set_corrupted(attr["file_id"], True)
+                           f"данных файла {attr['file_id']} нет в хранилище, хотя attr.json есть; "
+                           "восстановите файл из резервной копии")
+    await el.fixity.ensure(el, attr, stamp)
 
 
 async def _stream(el: Element, attr: dict[str, Any], start: int, end: int, raw: bool) -> AsyncIterator[bytes]:
@@ -98,23 +104,24 @@ async def _stream(el: Element, attr: dict[str, Any], start: int, end: int, raw: 
     comp = attr.get("compression")
     verifier = ReadVerifier(comp["algorithm"] if comp and not raw else None, full)
     held: bytes | None = None
-    async for chunk in _pieces(el, attr, start, end, raw, full, verifier):
+    seen: list[Stamp] = []
+    async for chunk in _pieces(el, attr, start, end, raw, full, verifier, seen.append):
         if held is not None:
             yield held
         held = chunk
     if full:
-        await _verify(el, attr, verifier.hexdigest())
+        await _verify(el, attr, verifier.hexdigest(), seen[0] if seen else None)
     if held is not None:
         yield held
 
 
 async def _pieces(el: Element, attr: dict[str, Any], start: int, end: int, raw: bool, full: bool,
-                  verifier: ReadVerifier) -> AsyncIterator[bytes]:
+                  verifier: ReadVerifier, on_stamp: Callable[[Stamp], None]) -> AsyncIterator[bytes]:
     key = attr["storage_path"]
     if attr.get("compression") and not raw:
         # сжатый файл: распаковываем с начала и вырезаем нужный диапазон
         pos = 0
-        async for chunk in el.backend.iter_range(key, 0, int(attr["_stored_size"]), verifier):
+        async for chunk in el.backend.iter_range(key, 0, int(attr["_stored_size"]), verifier, on_stamp):
             lo, hi = max(start - pos, 0), min(end - pos, len(chunk))
             pos += len(chunk)
             if hi > lo:
@@ -122,13 +129,19 @@ async def _pieces(el: Element, attr: dict[str, Any], start: int, end: int, raw: 
             if pos >= end and not full:
                 return
     else:
-        async for chunk in el.backend.iter_range(key, start, end, verifier if full else None):
+        async for chunk in el.backend.iter_range(key, start, end, verifier if full else None, on_stamp):
             yield chunk
 
 
-def _read_whole(path: str, start: int, end: int, verify: bool) -> tuple[bytes, str | None]:
+def _read_whole(path: str, start: int, end: int, verify: bool,
+                trusted: Callable[[Stamp], bool] | None) -> tuple[bytes | None, str | None, Stamp]:
+    """Один вызов в потоке: открыть, отпечаток, прочитать (+ sha256). (None, …) — `trusted` отверг отпечаток:
+    вердикта нет, байты не читались."""
     fd = os.open(path, os.O_RDONLY)
     try:
+        stamp = local_stamp(os.fstat(fd))
+        if trusted is not None and not trusted(stamp):
+            return None, None, stamp
         data = os.pread(fd, end - start, start)
     finally:
         os.close(fd)
@@ -136,7 +149,7 @@ def _read_whole(path: str, start: int, end: int, verify: bool) -> tuple[bytes, s
         # файл короче attr.json: отдать меньше обещанного Content-Length нельзя, полное чтение
         # поймает это сверкой хэша, а диапазон — только здесь
         raise OSError(f"{path}: прочитано {len(data)} байт из {end - start}")
-    return data, (hashlib.sha256(data).hexdigest() if verify else None)
+    return data, (hashlib.sha256(data).hexdigest() if verify else None), stamp
 
 
 async def _stream_local(el: Element, attr: dict[str, Any], path: str, start: int, end: int,
@@ -146,6 +159,7 @@ async def _stream_local(el: Element, attr: dict[str, Any], path: str, start: int
     hashlib отпускает GIL на больших буферах)."""
     loop = asyncio.get_running_loop()
     fd = await loop.run_in_executor(None, os.open, path, os.O_RDONLY)
+    stamp = local_stamp(os.fstat(fd))  # fstat открытого файла не ждёт диска
     hasher = hashlib.sha256() if verify else None
 
     def _read(pos: int, n: int) -> bytes:
@@ -170,7 +184,7 @@ async def _stream_local(el: Element, attr: dict[str, Any], path: str, start: int
                 # Последний кусок уходит только после сверки хэша: отправь мы его раньше, клиент получил
                 # бы все байты по Content-Length и счёл бы ответ успешным, а обрыв после этого ничего
                 # не значит. Без последних байт ответ неполон — и клиент, и query видят ошибку.
-                await _verify(el, attr, hasher.hexdigest())
+                await _verify(el, attr, hasher.hexdigest(), stamp)
             yield chunk
     finally:
         if pending is not None:
@@ -181,37 +195,62 @@ async def _stream_local(el: Element, attr: dict[str, Any], path: str, start: int
     if pos < end:
         if hasher is not None:
             # файл короче attr.json — тоже повреждение: помечаем, следующие чтения получат 409 сразу
-            await _mark_corrupt(el, attr, hasher.hexdigest())
+            await el.mark_corrupt(attr, hasher.hexdigest())
         raise CorruptStreamError(f"файл {attr['file_id']} короче заявленного: поток оборван на {pos} из {end}")
 
 
-async def _verify(el: Element, attr: dict[str, Any], actual: str) -> None:
+async def _verify(el: Element, attr: dict[str, Any], actual: str, stamp: Stamp | None) -> None:
     if actual != attr["checksum"]:
-        await _mark_corrupt(el, attr, actual)
+        await el.mark_corrupt(attr, actual)
         raise CorruptStreamError(f"sha256 файла {attr['file_id']} не сошёлся; поток оборван")
+    if stamp is not None:
+        el.fixity.mark_good(attr["file_id"], stamp, attr["checksum"])
 
 
-async def _local_response(el: Element, attr: dict[str, Any], start: int, end: int, raw: bool, status: int,
-                          headers: dict[str, str], media: str) -> Response | None:
+async def _local_response(el: Element, attr: dict[str, Any], start: int, end: int, raw: bool, full: bool,
+                          status: int, headers: dict[str, str], media: str) -> Response | None:
     """Быстрый путь для несжатой (или сырой) формы на локальном диске; None — общий путь."""
     backend = el.backend
     if not isinstance(backend, LocalBackend) or (attr.get("compression") and not raw):
         return None
     path = str(backend.path(attr["storage_path"]))
-    # сверяем хэш только при полном чтении: диапазон проверить на лету нельзя, он опирается на флаги скраба
-    verify = not raw and start == 0 and end == int(attr["file_size"])
     if end - start > SMALL_BODY:
-        return StreamingResponse(_stream_local(el, attr, path, start, end, verify), status_code=status,
+        if not full:
+            await _ensure_verified(el, attr)
+        return StreamingResponse(_stream_local(el, attr, path, start, end, full), status_code=status,
                                  headers=headers, media_type=media)
     loop = asyncio.get_running_loop()
-    data, actual = await loop.run_in_executor(None, _read_whole, path, start, end, verify)
-    if actual is not None and actual != attr["checksum"]:
-        # малый файл проверен до отправки: клиент получает явный 409, а не оборванный поток
-        await _mark_corrupt(el, attr, actual)
-        raise ProblemError(409, "file_corrupted",
-                           f"файл {attr['file_id']} повреждён (sha256 не совпадает с attr.json) и не отдаётся; "
-                           "восстановите его из резервной копии")
+    # диапазон: вердикт сверяется в том же вызове потока, что и чтение, — без лишнего перехода
+    file_id, checksum = attr["file_id"], attr["checksum"]
+    trusted = None if full else (lambda st: el.fixity.is_good(file_id, st, checksum))
+    data, actual, stamp = await loop.run_in_executor(None, _read_whole, path, start, end, full, trusted)
+    if data is None:
+        await el.fixity.ensure(el, attr, stamp)
+        data, actual, stamp = await loop.run_in_executor(None, _read_whole, path, start, end, full, None)
+        assert data is not None
+    if actual is not None:
+        if actual != checksum:
+            # малый файл проверен до отправки: клиент получает явный 409, а не оборванный поток
+            await el.mark_corrupt(attr, actual)
+            raise corrupted_problem(file_id)
+        el.fixity.mark_good(file_id, stamp, checksum)
     return Response(data, status_code=status, headers=headers, media_type=media)
+
+
+def check_if_match(request: Request, etag: str | None) -> None:
+    """If-Match (RFC 9110 §13.1.1), сильное сравнение: «*» — любой существующий файл; `etag` None — файла нет."""
+    header = request.headers.get("if-match")
+    if header is None:
+        return
+    tags = [t.strip() for t in header.split(",") if t.strip()]
+    if etag is not None and ("*" in tags or etag in tags):
+        return
+    if etag is None:
+        detail = f"файла нет, а запрос требует If-Match: {header}; найдите файл заново (поиск, метаданные)"
+    else:
+        detail = (f"файл изменился: If-Match {header} не совпал с текущим ETag {etag}; "
+                  "запросите метаданные заново и повторите с новым ETag")
+    raise ProblemError(412, "precondition_failed", detail, headers={"ETag": etag} if etag else None)
 
 
 async def content_response(el: Element, request: Request, attr: dict[str, Any], raw: bool) -> Response:
@@ -229,6 +268,7 @@ async def content_response(el: Element, request: Request, attr: dict[str, Any], 
         headers["Repr-Digest"] = f"sha-256=:{digest}:"
     elif attr.get("compression"):
         headers["X-Artstore-Compression"] = attr["compression"]["algorithm"]
+    check_if_match(request, etag)
     inm = request.headers.get("if-none-match")
     if inm and (inm.strip() == "*" or etag in [t.strip() for t in inm.split(",")]):
         return Response(status_code=304, headers=headers)
@@ -245,7 +285,12 @@ async def content_response(el: Element, request: Request, attr: dict[str, Any], 
         status = 206
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     headers["Content-Length"] = str(end - start)
-    fast = await _local_response(el, attr, start, end, raw, status, headers, media)
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers, media_type=media)
+    full = not raw and start == 0 and end == size  # полное чтение сверяется на лету, остальное — по вердикту
+    fast = await _local_response(el, attr, start, end, raw, full, status, headers, media)
     if fast is not None:
         return fast
+    if not full:
+        await _ensure_verified(el, attr)
     return StreamingResponse(_stream(el, attr, start, end, raw), status_code=status, headers=headers, media_type=media)

@@ -9,55 +9,74 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from artstore_common import WalRecoveryAction, valid_file_id
+
 from . import attrs
 from .element import Element
-from .layout import ATTR_SUFFIX, valid_file_id, valid_key
+from .layout import ATTR_SUFFIX, valid_key
 
 _log = logging.getLogger("storage_element.reconcile")
 
 
 async def recover(el: Element) -> dict[str, int]:
-    result = {"completed": 0, "rolled_back": 0}
-    for op in el.wal.read_open_ops():
+    """Разобрать незакрытые операции WAL. Любая ошибка одной операции (OSError, битая запись, сбой БД)
+    откладывает её в карантин (`.wal/quarantine/`, ERROR в журнал, action="quarantined") —
+    элемент стартует в любом случае; следы отложенной операции покажет /api/v1/cache/consistency."""
+    result: dict[str, int] = {WalRecoveryAction.COMPLETED: 0, WalRecoveryAction.ROLLED_BACK: 0,
+                              WalRecoveryAction.QUARANTINED: 0}
+    ops = el.wal.read_open_ops()
+    if el.wal.quarantined:
+        result[WalRecoveryAction.QUARANTINED] += el.wal.quarantined
+        el.metrics.wal_recoveries.labels(WalRecoveryAction.QUARANTINED).inc(el.wal.quarantined)
+    for op in ops:
         key = str(op.get("key", ""))
-        if not valid_key(key):
-            _log.error("WAL: пропускаю операцию с недопустимым ключом %r", key)
-            continue
-        if op.get("op") == "delete":
-            await el.backend.delete(key)
-            await el.cache.delete(str(op.get("file_id")))
-            action = "completed"
-        else:
-            raw = await el.backend.read_attr(key)
-            size = await el.backend.data_size(key)
-            attr = None
-            if raw is not None and size is not None:
-                try:
-                    attr = attrs.decode(raw)
-                except ValueError:
-                    attr = None
-            if attr is not None:
-                _pin_location(attr, key)
-                try:
-                    await el.cache.upsert(attr, size)
-                    action = "completed"
-                except Exception as exc:
-                    # Строка кэша не легла — операция не была подтверждена клиенту (201 после неё):
-                    # убираем пару целиком, иначе элемент не стартует из-за одной плохой записи.
-                    _log.error("WAL: строка кэша для %s не записана (%s) — откат", key, exc)
-                    await el.backend.delete(key)
-                    attr = None
-            if attr is None:
-                await el.backend.rollback(key, str(op["op_id"]))
-                action = "rolled_back"
+        try:
+            if not valid_key(key):
+                raise ValueError(f"недопустимый ключ {key!r}")
+            action = await _recover_op(el, op, key)
+        except Exception as exc:
+            el.wal.quarantine(op, f"{type(exc).__name__}: {exc}", "recover")
+            action = WalRecoveryAction.QUARANTINED
         result[action] += 1
         el.metrics.wal_recoveries.labels(action).inc()
-        _log.warning("WAL: операция %s %s над %s — %s", op.get("op"), op.get("op_id"), key, action)
-    leftovers = await el.backend.cleanup_tmp()
-    if leftovers:
-        _log.warning("удалено %d временных файлов незавершённых загрузок", leftovers)
+        if action is not WalRecoveryAction.QUARANTINED:
+            _log.warning("WAL: операция %s %s над %s — %s", op.get("op"), op.get("op_id"), key, action)
+    try:
+        leftovers = await el.backend.cleanup_tmp()
+    except Exception as exc:
+        _log.error("временные файлы незавершённых загрузок не убраны: %s", exc)
+    else:
+        if leftovers:
+            _log.warning("удалено %d временных файлов незавершённых загрузок", leftovers)
     el.wal.reset()
     return result
+
+
+async def _recover_op(el: Element, op: dict[str, Any], key: str) -> WalRecoveryAction:
+    if op.get("op") == "delete":
+        await el.backend.delete(key)
+        await el.cache.delete(str(op.get("file_id")))
+        return WalRecoveryAction.COMPLETED
+    raw = await el.backend.read_attr(key)
+    size = await el.backend.data_size(key)
+    attr = None
+    if raw is not None and size is not None:
+        try:
+            attr = attrs.decode(raw)
+        except (ValueError, KeyError):
+            attr = None
+    if attr is not None:
+        _pin_location(attr, key)
+        try:
+            await el.cache.upsert(attr, size)
+            return WalRecoveryAction.COMPLETED
+        except Exception as exc:
+            # Строка кэша не легла — операция не была подтверждена клиенту (201 после неё):
+            # убираем пару целиком, иначе элемент не стартует из-за одной плохой записи.
+            _log.error("WAL: строка кэша для %s не записана (%s) — откат", key, exc)
+            await el.backend.delete(key)
+    await el.backend.rollback(key, str(op["op_id"]))
+    return WalRecoveryAction.ROLLED_BACK
 
 
 def _pin_location(attr: dict[str, Any], key: str) -> None:

@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from .cache import row_to_attr, tag_dict
-from .models import SearchRequest
+from artstore_common import SearchRequest
+
+from .cache import folded, row_to_attr, tag_dict
 
 # Потолок 1000, а не 2000: на миллионе строк подсчёт и ранжирование кандидатов — это обход кучи по
 # строке на страницу, и вдвое меньший потолок вдвое дешевле (широкий запрос 18 → 11 мс на элемент);
@@ -208,23 +209,27 @@ def _answer(rows: Any, total: int, cap: int) -> dict[str, Any]:
             "total_is_lower_bound": total > cap}
 
 
+def _fold(text: str) -> str:
+    """То же, что cache.folded в СУБД: для порядка подсказок здесь."""
+    return text.lower().replace("ё", "е")
+
+
 async def suggest(engine: AsyncEngine, table: str, prefix: str, text_prefix: str, limit: int) -> dict[str, Any]:
     p = text_prefix.strip()
     if not p:
         return {"suggestions": []}
-    # имена: префикс по индексу lower(name) COLLATE "C" — быстро при любом числе совпадений
+    # имена: префикс по индексу свёрнутой формы (регистр и ё не важны) — быстро при любом числе совпадений;
+    # префикс сворачивается тем же выражением, что и хранимое, иначе «отчё» не нашёл бы «отчет»
+    name, tag, fp = folded("original_filename"), folded("tag"), folded("CAST(:p AS text)")
     names_sql = text(
-        f"SELECT original_filename AS t, similarity(original_filename, :p) AS s FROM {table} "
-        'WHERE (lower(original_filename) COLLATE "C") >= lower(:p) '
-        'AND (lower(original_filename) COLLATE "C") < (lower(:p) || chr(1114111)) '
-        'ORDER BY lower(original_filename) COLLATE "C" LIMIT :lim'
+        f"SELECT original_filename AS t, similarity({name}, {fp}) AS s FROM {table} "
+        f"WHERE {name} >= {fp} AND {name} < ({fp} || chr(1114111)) ORDER BY {name} LIMIT :lim"
     )
     # теги — из словаря тегов элемента (ведут триггеры таблицы файлов), префикс по тому же правилу, что и
     # у имён; по самой таблице частый префикс стоил битовой карты триграмм по десяткам тысяч строк
     tags_sql = text(
-        f"SELECT tag AS t, similarity(tag, :p) AS s FROM {tag_dict(table)} "
-        'WHERE (lower(tag) COLLATE "C") >= lower(:p) AND (lower(tag) COLLATE "C") < (lower(:p) || chr(1114111)) '
-        "ORDER BY s DESC, tag LIMIT :lim"
+        f"SELECT tag AS t, similarity({tag}, {fp}) AS s FROM {tag_dict(table)} "
+        f"WHERE {tag} >= {fp} AND {tag} < ({fp} || chr(1114111)) ORDER BY s DESC, tag LIMIT :lim"
     )
     params = {"p": p, "lim": limit}
     async with engine.connect() as conn:
@@ -237,5 +242,6 @@ async def suggest(engine: AsyncEngine, table: str, prefix: str, text_prefix: str
             if (kind, t) not in seen:
                 seen.add((kind, t))
                 out.append({"text": t, "kind": kind, "score": round(float(s or 0), 4)})
-    out.sort(key=lambda x: (not x["text"].lower().startswith(p.lower()), -x["score"]))
+    head = _fold(p)
+    out.sort(key=lambda x: (not _fold(x["text"]).startswith(head), -x["score"]))
     return {"suggestions": out[:limit]}

@@ -16,13 +16,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from artstore_common import ProblemError, atomic_write
+from artstore_common import ProblemError, atomic_write, meta_from_obj, valid_file_id
 
 from . import attrs, modes
 from .backends.base import READ_CHUNK, WRITE_BATCH
 from .element import Element
-from .layout import valid_file_id
-from .models import UploadCreate, meta_from_obj
+from .models import UploadCreate
 from .writer import insufficient, store
 
 
@@ -44,7 +43,7 @@ class Uploads:
     def _load(self, upload_id: str) -> dict[str, Any]:
         info_path, data_path = self._paths(upload_id)
         try:
-            info = json.loads(info_path.read_bytes())
+            info: dict[str, Any] = json.loads(info_path.read_bytes())
         except (FileNotFoundError, ValueError) as exc:
             raise ProblemError(404, "upload_not_found", f"загрузки {upload_id} нет (завершена, отменена или истекла)") \
                 from exc

@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 READ_CHUNK = 1024 * 1024
 # пачка входящих данных, после которой запись уходит в поток (меньше — копим в памяти)
 WRITE_BATCH = 1024 * 1024
 
 Transform = Callable[[list[bytes]], list[bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """Отпечаток сохранённых байт: меняется, когда байты перезаписаны (см. fixity.py).
+
+    local — (mtime_ns, ctime_ns, inode, устройство), S3 — (ETag,); размер — у обоих."""
+
+    size: int
+    version: tuple[int | str, ...]
 
 
 class Sink(abc.ABC):
@@ -50,8 +61,8 @@ class Backend(abc.ABC):
     def open_sink(self, key: str, op_id: str) -> Sink: ...
 
     @abc.abstractmethod
-    async def publish(self, sink: Sink, key: str, attr: bytes) -> None:
-        """Точка фиксации: данные и attr.json на своих местах и устойчивы."""
+    async def publish(self, sink: Sink, key: str, attr: bytes) -> Stamp:
+        """Точка фиксации: данные и attr.json на своих местах и устойчивы; возвращает отпечаток данных."""
 
     @abc.abstractmethod
     async def read_attr(self, key: str) -> bytes | None: ...
@@ -64,9 +75,14 @@ class Backend(abc.ABC):
         """Размер данных в горячем хранилище или None, если их там нет."""
 
     @abc.abstractmethod
-    def iter_range(self, key: str, start: int, end: int, transform: Callable[[bytes], bytes] | None = None
-                   ) -> AsyncIterator[bytes]:
-        """Байты [start, end) сохранённой формы кусками по READ_CHUNK."""
+    async def stamp(self, key: str) -> Stamp | None:
+        """Отпечаток данных в горячем хранилище или None, если их там нет."""
+
+    @abc.abstractmethod
+    def iter_range(self, key: str, start: int, end: int, transform: Callable[[bytes], bytes] | None = None,
+                   on_stamp: Callable[[Stamp], None] | None = None) -> AsyncIterator[bytes]:
+        """Байты [start, end) сохранённой формы кусками по READ_CHUNK; `on_stamp` получает отпечаток
+        именно того, что читается (до первого куска)."""
 
     @abc.abstractmethod
     async def delete(self, key: str) -> None:

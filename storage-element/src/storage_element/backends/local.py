@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
+import logging
 import os
 import shutil
 import time
@@ -14,7 +15,9 @@ from pathlib import Path
 
 from ..layout import attr_key
 from ..settings import Settings
-from .base import READ_CHUNK, Backend, Sink, Transform
+from .base import READ_CHUNK, Backend, Sink, Stamp, Transform
+
+_log = logging.getLogger("storage_element.backends.local")
 
 
 def fsync_dir(path: Path) -> None:
@@ -57,6 +60,34 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         n = os.write(fd, view)
         view = view[n:]
+
+
+def local_stamp(st: os.stat_result) -> Stamp:
+    # ctime не выставить через utime: правка с восстановлением mtime (touch -r, rsync -t) всё равно видна
+    return Stamp(st.st_size, (st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev))
+
+
+def _exists(path: Path) -> bool:
+    """Как Path.exists, но ошибка доступа или слишком длинное имя — исключение, а не «нет файла»."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return True
+
+
+def _unlink_all(paths: tuple[Path, ...]) -> None:
+    """Удалить каждый путь; ошибка одного не мешает остальным и поднимается после них."""
+    first: OSError | None = None
+    for path in paths:
+        try:
+            path.unlink()
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        except OSError as exc:
+            first = first or exc
+    if first is not None:
+        raise first
 
 
 def _makedirs(root: Path, rel_dir: str) -> Path:
@@ -146,7 +177,7 @@ class LocalBackend(Backend):
     def open_sink(self, key: str, op_id: str) -> Sink:
         return LocalSink(self.tmp / f"{op_id}.data")
 
-    def _publish(self, sink: LocalSink, key: str, attr: bytes) -> None:
+    def _publish(self, sink: LocalSink, key: str, attr: bytes) -> Stamp:
         attr_tmp = self.tmp / f"{sink.path.stem}.attr"
         fd = os.open(attr_tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
@@ -158,10 +189,11 @@ class LocalBackend(Backend):
         os.rename(sink.path, self.root / key)
         os.rename(attr_tmp, self.root / attr_key(key))
         fsync_dir(directory)
+        return local_stamp(os.stat(self.root / key))  # после rename: он меняет ctime
 
-    async def publish(self, sink: Sink, key: str, attr: bytes) -> None:
+    async def publish(self, sink: Sink, key: str, attr: bytes) -> Stamp:
         assert isinstance(sink, LocalSink)
-        await asyncio.to_thread(self._publish, sink, key, attr)
+        return await asyncio.to_thread(self._publish, sink, key, attr)
 
     async def read_attr(self, key: str) -> bytes | None:
         try:
@@ -180,12 +212,20 @@ class LocalBackend(Backend):
         except (FileNotFoundError, NotADirectoryError):
             return None
 
-    async def iter_range(self, key: str, start: int, end: int,
-                         transform: Callable[[bytes], bytes] | None = None) -> AsyncIterator[bytes]:
+    async def stamp(self, key: str) -> Stamp | None:
+        try:
+            return local_stamp(await asyncio.to_thread(os.stat, self.root / key))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    async def iter_range(self, key: str, start: int, end: int, transform: Callable[[bytes], bytes] | None = None,
+                         on_stamp: Callable[[Stamp], None] | None = None) -> AsyncIterator[bytes]:
         """Чтение с упреждением: следующий кусок читается (и хэшируется) в потоке, пока цикл событий
         отправляет текущий, — чтение, sha256 и отправка идут на разных ядрах."""
         fh = await asyncio.to_thread(open, self.root / key, "rb", buffering=0)
         fd = fh.fileno()
+        if on_stamp is not None:
+            on_stamp(local_stamp(os.fstat(fd)))
 
         def _read(pos: int, n: int) -> tuple[int, bytes]:
             data = os.pread(fd, n, pos)
@@ -214,21 +254,18 @@ class LocalBackend(Backend):
             fh.close()
 
     def _delete(self, key: str) -> None:
-        for path in (self.root / attr_key(key), self.root / key, self.cold / key):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-        with contextlib.suppress(FileNotFoundError):
+        # attr.json первым и отдельно: не удалился — данные не трогаем (иначе остался бы attr.json без данных)
+        _unlink_all((self.root / attr_key(key),))
+        _unlink_all((self.root / key, self.cold / key))
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
             fsync_dir((self.root / key).parent)
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._delete, key)
 
     def _rollback(self, key: str, op_id: str) -> None:
-        for path in (self.tmp / f"{op_id}.data", self.tmp / f"{op_id}.attr"):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-        data, attr = self.root / key, self.root / attr_key(key)
-        if data.exists() != attr.exists():
+        _unlink_all((self.tmp / f"{op_id}.data", self.tmp / f"{op_id}.attr"))
+        if _exists(self.root / key) != _exists(self.root / attr_key(key)):
             self._delete(key)
 
     async def rollback(self, key: str, op_id: str) -> None:
@@ -238,9 +275,14 @@ class LocalBackend(Backend):
         def _clean() -> int:
             n = 0
             for p in self.tmp.iterdir():
-                with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                try:
                     p.unlink()
                     n += 1
+                except (FileNotFoundError, IsADirectoryError):
+                    pass
+                except OSError as exc:
+                    # один неудаляемый остаток не должен мешать старту; он виден в журнале
+                    _log.error("временный файл %s не удалён: %s", p, exc)
             return n
 
         return await asyncio.to_thread(_clean)

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from ..layout import attr_key
 from ..settings import Settings
-from .base import READ_CHUNK, Backend, Sink, Transform
+from .base import READ_CHUNK, Backend, Sink, Stamp, Transform
 
 PART_SIZE = 8 * 1024 * 1024
 
@@ -104,15 +104,16 @@ class S3Backend(Backend):
     def open_sink(self, key: str, op_id: str) -> Sink:
         return S3Sink(self, key)
 
-    async def publish(self, sink: Sink, key: str, attr: bytes) -> None:
+    async def publish(self, sink: Sink, key: str, attr: bytes) -> Stamp:
         assert isinstance(sink, S3Sink)
         if sink.upload_id:
-            await self.client.complete_multipart_upload(
+            resp = await self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=key, UploadId=sink.upload_id, MultipartUpload={"Parts": sink.parts})
         else:
-            await self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(sink.buf))
+            resp = await self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(sink.buf))
         sink.buf = bytearray()
         await self.write_attr(key, attr)
+        return Stamp(sink.stored_size, (str(resp["ETag"]),))
 
     async def read_attr(self, key: str) -> bytes | None:
         try:
@@ -142,11 +143,24 @@ class S3Backend(Backend):
     async def data_size(self, key: str) -> int | None:
         return await self._size(self.bucket, key)
 
-    async def iter_range(self, key: str, start: int, end: int,
-                         transform: Callable[[bytes], bytes] | None = None) -> AsyncIterator[bytes]:
+    async def stamp(self, key: str) -> Stamp | None:
+        # ETag меняется при любой перезаписи объекта; Last-Modified (точность — секунда) к нему ничего не добавляет
+        try:
+            head = await self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _missing(exc):
+                return None
+            raise
+        return Stamp(int(head["ContentLength"]), (str(head["ETag"]),))
+
+    async def iter_range(self, key: str, start: int, end: int, transform: Callable[[bytes], bytes] | None = None,
+                         on_stamp: Callable[[Stamp], None] | None = None) -> AsyncIterator[bytes]:
         if end <= start:
             return
         resp = await self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end - 1}")
+        if on_stamp is not None:
+            total = str(resp.get("ContentRange", "")).rpartition("/")[2]
+            on_stamp(Stamp(int(total) if total.isdigit() else int(resp["ContentLength"]), (str(resp["ETag"]),)))
         body = resp["Body"]
         try:
             buf = bytearray()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
-from artstore_common import CurrentPrincipal, Role, require_roles
+from artstore_common import ACTOR_HEADER, CurrentPrincipal, EventActor, Principal, Role, require_roles
 
 from ..archive import archive_all
 from ..element import Element
@@ -20,7 +20,7 @@ admin = [require_roles(Role.ADMIN)]
 VERSION = "0.1.0"
 
 
-# Сведения и ёмкость — тоже за токеном (ARCHITECTURE.md §2): без него наружу утекали режим, адрес, заполненность
+# Сведения и ёмкость — тоже за токеном (docs/architecture.md §2): без него наружу утекали режим, адрес, заполненность
 # и число файлов. Любая роль: их читают admin (опрос реестра) и сервисы.
 @router.get("/info", summary="Сведения об элементе (для discovery)")
 async def info(_: CurrentPrincipal, el: Element = Depends(element)) -> dict[str, Any]:
@@ -33,10 +33,15 @@ async def capacity(_: CurrentPrincipal, el: Element = Depends(element)) -> dict[
     return {k: i[k] for k in ("capacity_bytes", "used_bytes", "free_bytes", "disk_free_bytes", "file_count")}
 
 
-@router.post("/mode", summary="Сменить режим (rw→ro, ro→ar)", dependencies=admin)
-async def change_mode(req: ModeRequest, el: Element = Depends(element)) -> dict[str, Any]:
+@router.post("/mode", summary="Сменить режим (rw→ro, ro→ar)")
+async def change_mode(req: ModeRequest, request: Request, el: Element = Depends(element),
+                      principal: Principal = require_roles(Role.ADMIN)) -> dict[str, Any]:
     old = el.mode
     new = el.modes.change(req.mode)
+    if new != old:
+        await el.publisher.emit("element_mode_changed", {"storage_element_id": el.settings.element_id,
+                                                         "from": old, "to": new},
+                                actor=EventActor.on_behalf(principal, request.headers.get(ACTOR_HEADER)))
     if new == "ar" and old != "ar":
         el.spawn(archive_all(el))
     return {"mode": new, "previous": old}

@@ -3,33 +3,34 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
 from artstore_common import (
+    ACTOR_HEADER,
     CurrentPrincipal,
-    FastRoutes,
+    EventActor,
+    HotRouter,
+    Principal,
     ProblemError,
     Role,
-    authorize,
-    query_flag,
+    decode_meta,
     require_roles,
     roles,
+    valid_file_id,
 )
 
 from .. import modes
 from ..archive import restore_file
 from ..element import Element
-from ..layout import valid_file_id
-from ..models import parse_meta_header
 from ..reader import content_response
 from ..writer import remove, store
 from . import element
 
-router = APIRouter(prefix="/api/v1/files", tags=["files"])
+router = HotRouter(prefix="/api/v1/files", tags=["files"])
 _WRITERS = roles(Role.ADMIN)
 _SHA = re.compile(r"^[0-9a-fA-F]{64}$")
 
@@ -47,14 +48,14 @@ def _public(attr: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in attr.items() if not k.startswith("_")}
 
 
-@router.put("/{file_id}", status_code=201, summary="Записать файл потоком",
-            dependencies=[require_roles(*_WRITERS)],
+@router.hot("/{file_id}", methods=["PUT"], roles=_WRITERS, status_code=201, summary="Записать файл потоком",
             responses={200: {"description": "повтор того же содержимого"}, 201: {"description": "записан"}})
-async def put_file(file_id: str, request: Request) -> JSONResponse:
-    el = element(request)
+async def put_file(request: Request, file_id: str) -> JSONResponse:
+    # id проверяется здесь, а не типом параметра: у элемента свой код ошибки (invalid_id), его ждут ingester и сага
+    el: Element = request.app.state.element
     if not valid_file_id(file_id):
         raise ProblemError(422, "invalid_id", f"недопустимый file_id {file_id!r}: латиница, цифры, '-', '_', '.'")
-    meta = parse_meta_header(request.headers.get("x-artstore-meta"))
+    meta = decode_meta(request.headers.get("x-artstore-meta"))
     expected = request.headers.get("x-expected-sha256")
     if expected is not None and not _SHA.match(expected.strip()):
         raise ProblemError(422, "invalid_checksum", "X-Expected-SHA256 должен быть 64 hex-символа")
@@ -81,13 +82,18 @@ async def get_file(file_id: str, _: CurrentPrincipal, el: Element = Depends(elem
     return out
 
 
-@router.get("/{file_id}/content", summary="Содержимое файла (Range, ETag, Repr-Digest)",
+@router.hot("/{file_id}/content", methods=["GET", "HEAD"], summary="Содержимое файла (Range, ETag, Repr-Digest)",
             response_class=Response)
-async def get_content(file_id: str, request: Request, _: CurrentPrincipal, raw: bool = Query(False)) -> Response:
+async def get_content(request: Request, file_id: str,
+                      raw: Annotated[bool, Query(description="сохранённая (сжатая) форма")] = False) -> Response:
     # элемент — прямо из состояния приложения: синхронная зависимость FastAPI уходит в пул потоков,
     # и на горячем пути скачивания это был лишний переход поток↔цикл событий на каждый запрос
     el: Element = request.app.state.element
+    # If-Match на отсутствующий файл — 404, как без него: RFC 9110 §13.2.1 велит не проверять условия,
+    # когда ответ и без них был бы не 2xx
     return await content_response(el, request, await _attr(el, file_id), raw)
+
+
 
 
 @router.delete("/{file_id}", status_code=204, summary="Удалить файл (только режим edit)",
@@ -99,9 +105,9 @@ async def delete_file(file_id: str, el: Element = Depends(element)) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/{file_id}/restore", status_code=202, summary="Вернуть файл из холодного хранения (режим ar)",
-             dependencies=[require_roles(Role.ADMIN)])
-async def restore(file_id: str, el: Element = Depends(element)) -> dict[str, Any]:
+@router.post("/{file_id}/restore", status_code=202, summary="Вернуть файл из холодного хранения (режим ar)")
+async def restore(file_id: str, request: Request, el: Element = Depends(element),
+                  principal: Principal = require_roles(Role.ADMIN)) -> dict[str, Any]:
     attr = await _attr(el, file_id)
     if el.mode != "ar":
         raise ProblemError(409, "mode_forbids_operation",
@@ -109,21 +115,6 @@ async def restore(file_id: str, el: Element = Depends(element)) -> dict[str, Any
                            f"разрешено: {modes.allowed_text(el.mode)}")
     if file_id in el.restored:
         return {"file_id": file_id, "status": "restored"}
-    el.spawn(restore_file(el, attr))
+    el.spawn(restore_file(el, attr, EventActor.on_behalf(principal, request.headers.get(ACTOR_HEADER))))
     return {"file_id": file_id, "status": "restoring"}
 
-
-async def _fast_put(request: Request) -> Response:
-    await authorize(request, _WRITERS)
-    return await put_file(request.path_params["file_id"], request)
-
-
-async def _fast_content(request: Request) -> Response:
-    principal = await authorize(request)
-    return await get_content(request.path_params["file_id"], request, principal, query_flag(request, "raw"))
-
-
-def register_fast_routes(fast: FastRoutes) -> None:
-    """Запись и чтение содержимого — мимо маршрутизатора FastAPI (см. artstore_common._fastpath)."""
-    fast.add("PUT", "/api/v1/files/{file_id}", _fast_put)
-    fast.add("GET", "/api/v1/files/{file_id}/content", _fast_content)

@@ -6,10 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
-from artstore_common import CurrentPrincipal
+from artstore_common import CurrentPrincipal, SearchRequest
 
 from ..element import Element
-from ..models import SearchRequest
 from ..search import search, suggest
 from . import element
 
