@@ -37,6 +37,10 @@ def test_delete_rules(shared) -> None:
     other = _upload(shared, b"someone else's", sub="user-3")
     assert httpx.delete(shared.url + API + f"/files/{other['file_id']}",
                         headers=shared.headers("ADMIN", sub="admin")).status_code == 204
+    # в событии — кто удалил (журнал аудита admin), а не владелец файла
+    deleted = shared.events("file_deleted", other["file_id"])
+    assert [e["actor"] for e in deleted] == [{"type": "service_account", "id": "admin", "name": "ivanov"}]
+    assert deleted[0]["data"]["owner_id"] == "user-3"
 
 
 def test_finalize_saga(shared) -> None:
@@ -62,6 +66,10 @@ def test_finalize_saga(shared) -> None:
     assert content == data
     listed = httpx.get(shared.url + API + "/transactions", headers=shared.headers()).json()
     assert any(t["id"] == tx_id for t in listed["items"])
+    # событие шлёт сага (возможно, после перезапуска) — от имени того, кто запросил finalize
+    finalized = shared.events("file_finalized", f["file_id"])
+    assert [e["actor"] for e in finalized] == [{"type": "service_account", "id": "user-1", "name": "ivanov"}]
+    assert tx["requested_by"] == "user-1" and tx["requested_by_type"] == "service_account"
     # повторный finalize — уже permanent; удаление — запрещено режимом
     r = httpx.post(shared.url + API + f"/finalize/{f['file_id']}", headers=shared.headers())
     assert r.status_code == 409
@@ -110,9 +118,18 @@ def test_batch_limits(shared) -> None:
 
 
 def test_rate_limit_from_token_claim(shared) -> None:
+    def limited_total() -> int:
+        return int(httpx.get(shared.url + API + "/stats", headers=shared.headers()).json()["rate_limited_total"])
+
+    before = limited_total()
     headers = shared.headers(sub="limited-user", rate_limit=2)
     codes = [httpx.post(shared.url + API + "/files/upload", headers=headers,
                         files={"file": ("r.txt", b"r")}).status_code for _ in range(3)]
     assert codes[:2] == [201, 201] and codes[2] == 429
     r = httpx.post(shared.url + API + "/files/upload", headers=headers, files={"file": ("r.txt", b"r")})
     assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+    # отклонённые видны на панели (счётчики уходят в Redis раз в 2 с)
+    deadline = time.monotonic() + 15
+    while limited_total() < before + 2:
+        assert time.monotonic() < deadline, "rate_limited_total не вырос"
+        time.sleep(0.2)

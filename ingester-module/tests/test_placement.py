@@ -6,7 +6,9 @@ import os
 import time
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
+from artstore_common import NO_STORAGE_ELEMENT, PlacementResult
 from artstore_common.embedded import EmbeddedRedis
 from artstore_common.testing import free_port
 
@@ -45,6 +47,11 @@ def test_full_element_is_skipped_then_507(fleet) -> None:
     assert _upload(url, fleet.headers(), 1000, retention_policy="permanent").json()["storage_element_id"] == "se-rw"
     metrics = httpx.get(url + "/metrics").text
     assert 'artstore_placement_decisions_total{result="insufficient_storage",storage_element="se-a"}' in metrics
+    # 507 «некуда писать» — тот ряд, по которому срабатывает NoWritableStorageElement
+    no_candidate = [s.value for f in text_string_to_metric_families(metrics) for s in f.samples
+                    if s.name == "artstore_placement_decisions_total"
+                    and s.labels == {"storage_element": NO_STORAGE_ELEMENT, "result": PlacementResult.NO_CANDIDATE}]
+    assert no_candidate and no_candidate[0] >= 1, no_candidate
 
 
 def test_offline_element_is_skipped(fleet) -> None:
@@ -77,5 +84,12 @@ def test_redis_down_uses_fallback_snapshot(tmp_path, fleet_factory) -> None:
         assert ready.status_code == 200, ready.text
         checks = ready.json()["checks"]
         assert checks["redis"]["status"] == "degraded"
+        # события трёх загрузок ждут Redis в outbox PostgreSQL — и это видно в готовности
+        for _ in range(50):
+            outbox = httpx.get(url + "/health/ready", timeout=10).json()["checks"]["event_outbox"]
+            if outbox["status"] == "degraded":
+                break
+            time.sleep(0.1)
+        assert outbox["status"] == "degraded" and "3 ждут в PostgreSQL" in outbox["detail"], outbox
     finally:
         server.stop()

@@ -117,3 +117,35 @@ def test_creation_with_upload(shared) -> None:
     info = _file_info(shared.url, shared.headers(), r.headers["Location"])
     assert info["file"]["checksum"] == hashlib.sha256(data).hexdigest()
     assert r.headers["X-File-Id"] == info["file"]["file_id"]  # id файла — в ответе, завершившем загрузку
+
+
+def test_completion_interrupted_by_dead_replica_is_finished_by_any_replica(shared) -> None:
+    """Реплика, принявшая последний кусок, умерла: (а) после записи байт до commit, (б) после commit до
+    записи результата в Redis. Клиент спрашивает смещение у другой реплики — загрузка доводится до файла,
+    а не остаётся навсегда «все байты есть, файла нет» или 404."""
+    headers = shared.headers()
+    for committed in (False, True):
+        data = os.urandom(300_000)
+        r = httpx.post(shared.url + API + "/uploads", headers={
+            **headers, **TUS, "Upload-Length": str(len(data)),
+            "Upload-Metadata": "filename " + base64.b64encode(b"dead-replica.bin").decode()})
+        assert r.status_code == 201, r.text
+        location = r.headers["Location"]
+        upload_id = location.rsplit("/", 1)[-1]
+        el = shared.elements[_file_info(shared.url, headers, location)["storage_element_id"]]
+        # то, что успела сделать умершая реплика, — прямо на элементе
+        done = httpx.patch(f"{el.url}{API}/uploads/{upload_id}", content=data, headers={
+            **shared.headers("ADMIN"), "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
+        assert done.status_code in (200, 204), done.text
+        if committed:
+            assert httpx.post(f"{el.url}{API}/uploads/{upload_id}/commit", headers=shared.headers("ADMIN"),
+                              timeout=30).status_code in (200, 201)
+        other = shared.ingester()
+        head = httpx.head(other + location, headers={**headers, **TUS}, timeout=30)
+        assert head.status_code == 200, head.text
+        assert head.headers["Upload-Offset"] == str(len(data))
+        info = _file_info(other, headers, location)
+        assert info["completed"] is True, (committed, info)
+        assert info["file"]["checksum"] == hashlib.sha256(data).hexdigest()
+        got = httpx.get(f"{el.url}{API}/files/{upload_id}/content", headers=shared.headers("ADMIN"), timeout=30)
+        assert got.content == data

@@ -8,34 +8,36 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
-import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from artstore_common import (
     DiscoveryClient,
+    ElementClient,
+    EventOutbox,
     EventPublisher,
     JWKSVerifier,
-    ServiceClient,
+    LocationStore,
+    RateLimiter,
+    ServiceName,
     ServiceTokenProvider,
     create_service_app,
+    include_routers,
     make_engine,
+    make_redis,
     make_sessionmaker,
     ping,
+    service_state,
     setup_logging,
 )
 
 from . import batch, files_routes, metrics
-from .elements import ElementClient
 from .locator import Locator
 from .metrics import IngesterMetrics, StatsFlusher
 from .placement import Placement
-from .ratelimit import RateLimiter
 from .settings import Settings, get_settings
 from .transfer import routes as transfer_routes
-from .transfer.models import TransactionRepo, create_schema
+from .transfer.models import TransactionRepo, create_schema, event_outbox
 from .transfer.saga import SagaRunner
-from .transport import FastTransport
 from .tus import routes as tus_routes
 from .tus.store import TusStore
 from .upload import routes as upload_routes
@@ -53,31 +55,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         st = app.state
         st.settings = settings
-        st.jwt_verifier = JWKSVerifier(settings.jwks_url, settings.jwt_issuer, settings.jwt_audience)
+        service_state(app).verifier = JWKSVerifier(settings.jwks_url, settings.jwt_issuer, settings.jwt_audience)
         tokens = ServiceTokenProvider(settings.token_url, settings.client_id, settings.client_secret)
-        st.http = ServiceClient(auth_headers=tokens.headers, max_connections=200,
-                                timeout=httpx.Timeout(settings.element_timeout, connect=3.0),
-                                reset_timeout=settings.breaker_reset_timeout)
-        st.metrics = IngesterMetrics(st.metrics_registry)
-        st.metrics.watch_breakers(lambda: st.http.breakers)
-        st.redis = aioredis.from_url(settings.redis_url, socket_timeout=3, socket_connect_timeout=2,
+        st.elements = ElementClient(tokens, max_connections=200, read_timeout=settings.element_timeout,
+                                    reset_timeout=settings.breaker_reset_timeout)
+        st.metrics = IngesterMetrics(service_state(app).registry)
+        st.redis = make_redis(settings.redis_url, socket_timeout=3, socket_connect_timeout=2,
                                      health_check_interval=30)
         ns = settings.redis_namespace
         st.discovery = DiscoveryClient(settings.redis_url, ns, settings.data_dir / "ingester-discovery.json",
-                                       registry=st.metrics_registry, reconnect_interval=1.0)
+                                       registry=service_state(app).registry, reconnect_interval=1.0)
         await st.discovery.start()
-        st.publisher = EventPublisher(st.redis, ns)
-        st.rate_limiter = RateLimiter(st.redis, ns, settings.rate_limit_per_minute)
-        st.fast = FastTransport(st.http, tokens.headers, timeout=settings.element_timeout)
-        st.elements = ElementClient(st.http, st.fast)
-        st.placement = Placement(st.discovery, st.http, st.metrics)
-        st.locator = Locator(st.redis, ns, st.discovery, st.elements)
-        st.uploads = UploadService(st.placement, st.elements, st.metrics, st.publisher, f"{ns}:loc:")
+        # предохранители — по адресатам: у реплицированного элемента по одному на члена
+        st.metrics.watch(st.elements, lambda: [t.id for e in st.discovery.storage_elements for t in e.targets])
+        st.engine = make_engine(settings.database_url, pool_size=5)
+        await create_schema(st.engine)
+        # событие сначала в PostgreSQL: при недоступном Redis оно дождётся его там, а не пропадёт
+        st.outbox = EventOutbox(st.engine, event_outbox, st.redis, ns)
+        st.outbox.start()
+        st.publisher = EventPublisher(st.redis, ns, outbox=st.outbox)
+
+        def count_limited() -> None:
+            st.metrics.tally["rate_limited_total"] += 1
+
+        st.rate_limiter = RateLimiter(st.redis, ns, settings.rate_limit_per_minute, on_limited=count_limited)
+        st.locations = LocationStore(st.redis, ns)
+        st.placement = Placement(st.discovery, st.elements, st.metrics)
+        st.locator = Locator(st.locations, st.discovery, st.elements)
+        st.uploads = UploadService(st.placement, st.elements, st.metrics, st.publisher, st.locations)
         st.tus_store = TusStore(st.redis, ns)
         st.stats = StatsFlusher(st.redis, ns, st.metrics)
         st.stats.start()
-        st.engine = make_engine(settings.database_url, pool_size=5)
-        await create_schema(st.engine)
         st.transactions = TransactionRepo(st.engine, make_sessionmaker(st.engine))
 
         async def refresh_saga_counts() -> None:
@@ -97,23 +105,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             resume.cancel()
             await st.rate_limiter.close()
             await st.saga.stop()
+            await st.outbox.stop()
             await st.stats.stop()
             await st.discovery.stop()
-            await st.http.aclose()
+            await st.elements.aclose()
             await tokens.close()
-            await st.jwt_verifier.close()
+            await service_state(app).token_verifier().close()
             await st.redis.aclose()
             await st.engine.dispose()
 
     app = create_service_app(
-        service="ingester-module", version=VERSION, title="ArtStore Ingester",
+        service=ServiceName.INGESTER, version=VERSION, title="ArtStore Ingester",
         description="Загрузка файлов потоком (multipart и tus), удаление, finalize/transfer, пакетные операции.",
-        lifespan=lifespan, cors_origins=settings.cors_origins,
+        lifespan=lifespan, cors_origins=settings.cors_origins, issuer=settings.jwt_issuer,
     )
-    for module in (upload_routes, tus_routes, files_routes, batch, transfer_routes, metrics):
-        app.include_router(module.router)
-    app.include_router(transfer_routes.legacy)
-    upload_routes.register_fast_routes(app.state.fast_routes)
+    include_routers(app, upload_routes.router, tus_routes.router, files_routes.router, batch.router,
+                    transfer_routes.router, metrics.router, transfer_routes.legacy)
     return app
 
 
@@ -144,8 +151,11 @@ def _add_health(app: FastAPI) -> None:
     async def snapshot() -> str | None:
         if not st.discovery.elements:
             raise RuntimeError("снимок discovery пуст: нет ни одного элемента хранения (Redis и локальный файл)")
-        return await st.discovery.health()
+        detail: str | None = await st.discovery.health()
+        return detail
 
-    st.health.add("postgres", postgres)
-    st.health.add("redis", redis_check)
-    st.health.add("discovery", snapshot)
+    service_state(app).health.add("postgres", postgres)
+    service_state(app).health.add("redis", redis_check)
+    service_state(app).health.add("discovery", snapshot)
+    # события, которые ждут Redis в outbox: сервис работает («degraded»), но вебхуки и кэши query отстают
+    service_state(app).health.add("event_outbox", st.outbox.health, critical=False)

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.requests import ClientDisconnect
 
-from artstore_common import Principal, ProblemError, Role, require_roles
+from artstore_common import Principal, ProblemError, Role, UploadOutcome, require_roles
 
 from .ratelimit import enforce_rate_limit
 from .upload.form import FilePart, read_file
@@ -80,7 +80,7 @@ async def batch_upload(request: Request,
                 attr = await service.place(opts.retention_policy, meta, part.body, size_hint=None,
                                            expected_sha256=sha)
             except ProblemError as exc:
-                state.metrics.upload_failed("rejected" if exc.status < 500 else "failed")
+                state.metrics.upload_failed(UploadOutcome.REJECTED if exc.status < 500 else UploadOutcome.FAILED)
                 item.update(status="error", error=_error(exc))
                 if exc.code in ("file_too_large", "malformed_multipart"):
                     break

@@ -1,4 +1,4 @@
-"""Удаление файлов: одиночное и пакетное. Только на элементах в режиме edit (ARCHITECTURE.md §4)."""
+"""Удаление файлов: одиночное и пакетное. Только на элементах в режиме edit (docs/architecture.md §4.3)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from artstore_common import Principal, ProblemError, Role, require_roles
+from artstore_common import ElementError, EventActor, FileId, Principal, ProblemError, Role, require_roles
 
-from .elements import ElementError
 from .locator import Locator
 from .ratelimit import enforce_rate_limit
 
@@ -22,25 +21,25 @@ async def delete_one(request: Request, principal: Principal, file_id: str) -> di
     el, attr = await locator.locate(file_id)
     if principal.role is not Role.ADMIN and attr.get("created_by_id") != principal.subject:
         raise ProblemError(403, "forbidden", "пользователь может удалять только свои файлы")
-    if el.get("mode") != "edit":
+    if el.mode != "edit":
         raise ProblemError(409, "mode_forbids_operation",
-                           f"файл на элементе {el['id']} в режиме {el.get('mode')}: удаление возможно только "
+                           f"файл на элементе {el.id} в режиме {el.mode}: удаление возможно только "
                            "в режиме edit (permanent-файлы не удаляются)")
     try:
-        await state.elements.delete_file(el["api_url"], file_id)
+        await state.elements.delete_file(el, file_id)
     except ElementError as exc:
         raise exc.to_problem() from exc
     await locator.forget(file_id)
     await state.publisher.emit("file_deleted", {
-        "file_id": file_id, "storage_element_id": el["id"], "owner_id": attr.get("created_by_id"),
+        "file_id": file_id, "storage_element_id": el.id, "owner_id": attr.get("created_by_id"),
         "original_filename": attr.get("original_filename"), "deleted_by": principal.subject,
-    })
+    }, actor=EventActor.of(principal))
     state.metrics.tally["deletes_total"] += 1
-    return {"file_id": file_id, "storage_element_id": el["id"]}
+    return {"file_id": file_id, "storage_element_id": el.id}
 
 
 @router.delete("/files/{file_id}", status_code=204, summary="Удалить файл (только режим edit)")
-async def delete_file(file_id: str, request: Request,
+async def delete_file(file_id: FileId, request: Request,
                       principal: Principal = require_roles(Role.ADMIN, Role.USER)) -> Response:
     await enforce_rate_limit(request, principal)
     await delete_one(request, principal, file_id)

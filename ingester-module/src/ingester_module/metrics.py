@@ -20,26 +20,22 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
-from artstore_common import CircuitState, CurrentPrincipal
+from artstore_common import (
+    NO_STORAGE_ELEMENT,
+    BreakerCollector,
+    CurrentPrincipal,
+    ElementClient,
+    PlacementResult,
+    SagaState,
+    StorageElement,
+    UploadOutcome,
+    init_series,
+)
 
 _log = logging.getLogger("ingester.metrics")
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
 STAT_FIELDS = ("uploads_total", "upload_bytes_total", "errors_total", "deletes_total", "tus_uploads_total",
                "batch_requests_total", "finalize_total", "transfers_total", "rate_limited_total")
-
-
-class _BreakerCollector(Collector):
-    """Состояние предохранителей читается в момент опроса — без гонок с горячим путём."""
-
-    def __init__(self, breakers: Callable[[], dict[str, Any]]) -> None:
-        self._breakers = breakers
-
-    def collect(self) -> Iterable[GaugeMetricFamily]:
-        family = GaugeMetricFamily("artstore_circuit_breaker_open", "1 — предохранитель цели разомкнут",
-                                   labels=["target"])
-        for target, breaker in list(self._breakers().items()):
-            family.add_metric([target], 0.0 if breaker.state is CircuitState.CLOSED else 1.0)
-        yield family
 
 
 class _SagaCollector(Collector):
@@ -49,7 +45,9 @@ class _SagaCollector(Collector):
     def collect(self) -> Iterable[GaugeMetricFamily]:
         family = GaugeMetricFamily("artstore_saga_transactions", "Транзакции переноса по состояниям",
                                    labels=["state"])
-        for state, count in sorted(self._counts().items()):
+        # каждое состояние — рядом, даже пустое: иначе «зависших нет» и «метрики нет» неразличимы
+        counts: dict[str, int] = {**dict.fromkeys(SagaState, 0), **self._counts()}
+        for state, count in sorted(counts.items()):
             family.add_metric([state], float(count))
         yield family
 
@@ -62,22 +60,24 @@ class IngesterMetrics:
                                          buckets=_DURATION_BUCKETS, registry=registry)
         self.placement = Counter("artstore_placement_decisions", "Решения о размещении",
                                  ["storage_element", "result"], registry=registry)
+        init_series(self.uploads, UploadOutcome)
+        init_series(self.placement, [NO_STORAGE_ELEMENT], [PlacementResult.NO_CANDIDATE])
         self.registry = registry
         self.saga_counts: dict[str, int] = {}
         self.tally: TallyCounter[str] = TallyCounter()
 
-    def watch_breakers(self, breakers: Callable[[], dict[str, Any]]) -> None:
-        self.registry.register(_BreakerCollector(breakers))
+    def watch(self, elements: ElementClient, element_ids: Callable[[], Iterable[str]]) -> None:
+        self.registry.register(BreakerCollector(elements, element_ids))
         self.registry.register(_SagaCollector(lambda: self.saga_counts))
 
     def upload_ok(self, size: int, seconds: float) -> None:
-        self.uploads.labels("success").inc()
+        self.uploads.labels(UploadOutcome.SUCCESS).inc()
         self.upload_bytes.inc(size)
         self.upload_duration.observe(seconds)
         self.tally["uploads_total"] += 1
         self.tally["upload_bytes_total"] += size
 
-    def upload_failed(self, outcome: str) -> None:
+    def upload_failed(self, outcome: UploadOutcome) -> None:
         self.uploads.labels(outcome).inc()
         self.tally["errors_total"] += 1
 
@@ -91,30 +91,35 @@ class StatsFlusher:
         self.metrics = metrics
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
+        # пока приращения летят в Redis, их нет ни в памяти, ни в хэше: чтение ждёт конца сброса,
+        # иначе панель на миг видит «0 загрузок» сразу после загрузки
+        self._flushing = asyncio.Lock()
 
     async def flush(self) -> None:
-        pending = self.metrics.tally
-        if not pending:
-            return
-        self.metrics.tally = TallyCounter()
-        try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for name, value in pending.items():
-                    pipe.hincrby(self.key, name, value)
-                await pipe.execute()
-        except (RedisError, OSError) as exc:
-            # Redis недоступен — вернём приращения, чтобы не потерять их при следующей попытке
-            self.metrics.tally.update(pending)
-            _log.debug("счётчики не сброшены в Redis: %s", exc)
+        async with self._flushing:
+            pending = self.metrics.tally
+            if not pending:
+                return
+            self.metrics.tally = TallyCounter()
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for name, value in pending.items():
+                        pipe.hincrby(self.key, name, value)
+                    await pipe.execute()
+            except (RedisError, OSError) as exc:
+                # Redis недоступен — вернём приращения, чтобы не потерять их при следующей попытке
+                self.metrics.tally.update(pending)
+                _log.debug("счётчики не сброшены в Redis: %s", exc)
 
     async def read(self) -> dict[str, int]:
         totals = dict.fromkeys(STAT_FIELDS, 0)
-        try:
-            raw = await self.redis.hgetall(self.key)
-            for k, v in raw.items():
-                totals[k.decode() if isinstance(k, bytes) else k] = int(v)
-        except (RedisError, OSError):
-            pass
+        async with self._flushing:
+            try:
+                raw = await self.redis.hgetall(self.key)
+                for k, v in raw.items():
+                    totals[k.decode() if isinstance(k, bytes) else k] = int(v)
+            except (RedisError, OSError):
+                pass
         for name, value in self.metrics.tally.items():
             totals[name] = totals.get(name, 0) + value
         return totals
@@ -145,10 +150,18 @@ async def stats(request: Request, _: CurrentPrincipal) -> dict[str, Any]:
     totals: dict[str, Any] = await state.stats.read()
     totals["saga_transactions"] = dict(state.metrics.saga_counts)
     totals["discovery_fallback_active"] = state.discovery.fallback_active
-    totals["storage_elements"] = [
-        {"id": e.get("id"), "mode": e.get("mode"), "status": e.get("status"),
-         "free_bytes": e.get("free_bytes"),
-         "circuit": state.http.breaker(e["api_url"]).state.value if e.get("api_url") else CircuitState.CLOSED.value}
-        for e in state.discovery.elements
-    ]
+    totals["storage_elements"] = [_element_stats(state.elements, e) for e in state.discovery.storage_elements]
     return totals
+
+
+_SEVERITY = {"closed": 0, "half_open": 1, "open": 2}
+
+
+def _element_stats(elements: ElementClient, el: StorageElement) -> dict[str, Any]:
+    """Предохранитель реплицированного элемента — у каждого члена; ``circuit`` элемента — худший из них."""
+    circuits = {t.id: elements.breaker(t.id).state.value for t in el.targets}
+    out: dict[str, Any] = {"id": el.id, "mode": el.mode, "status": el.status, "free_bytes": el.free_bytes,
+                           "circuit": max(circuits.values(), key=_SEVERITY.__getitem__)}
+    if el.replicated:
+        out["members"] = [{"id": m.id, "status": m.status, "circuit": circuits[m.id]} for m in el.members]
+    return out

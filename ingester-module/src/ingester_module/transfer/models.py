@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, func, select, text, update
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from artstore_common import advisory_lock, lock_key, session_scope
+from artstore_common import (
+    SAGA_ACTIVE_STATES,
+    SAGA_TERMINAL_STATES,
+    EventActor,
+    SagaState,
+    SagaStep,
+    advisory_lock,
+    outbox_table,
+    session_scope,
+    upgrade_schema,
+)
 
 metadata = MetaData()
 transactions = Table(
@@ -27,11 +38,15 @@ transactions = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("checksum", String(64)),
     Column("requested_by", String(128)),
+    Column("requested_by_type", String(32)),  # EventActor.type: user | service_account
+    Column("requested_by_name", String(200)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
-ACTIVE = ("pending", "running")
-TERMINAL = ("done", "compensated", "failed")
+# события ingester ждут здесь, пока Redis недоступен (artstore_common.EventOutbox)
+event_outbox = outbox_table(metadata, "ingester_event_outbox")
+ACTIVE = SAGA_ACTIVE_STATES
+TERMINAL = SAGA_TERMINAL_STATES
 
 
 def now() -> datetime:
@@ -46,11 +61,12 @@ def as_dict(row: Any) -> dict[str, Any]:
     return data
 
 
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
 async def create_schema(engine: AsyncEngine) -> None:
-    # несколько реплик стартуют одновременно: таблицу создаёт одна, остальные ждут её
-    async with engine.begin() as conn:
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("ingester-schema")})
-        await conn.run_sync(metadata.create_all)
+    """Схема — миграциями Alembic (своя таблица версий: база общая с admin); реплики ждут одна другую."""
+    await upgrade_schema(engine, MIGRATIONS_DIR, lock="ingester-schema", version_table="ingester_alembic_version")
 
 
 class TransactionRepo:
@@ -59,11 +75,12 @@ class TransactionRepo:
         self.maker = maker
 
     async def create(self, kind: str, file_id: str, source: str, target: str, checksum: str | None,
-                     requested_by: str) -> dict[str, Any]:
+                     requested_by: EventActor) -> dict[str, Any]:
         ts = now()
         row = {"id": str(uuid.uuid4()), "kind": kind, "file_id": file_id, "source": source, "target": target,
-               "state": "pending", "step": "copy", "error": None, "attempts": 0, "checksum": checksum,
-               "requested_by": requested_by, "created_at": ts, "updated_at": ts}
+               "state": SagaState.PENDING, "step": SagaStep.COPY, "error": None, "attempts": 0, "checksum": checksum,
+               "requested_by": requested_by.id, "requested_by_type": requested_by.type,
+               "requested_by_name": requested_by.name, "created_at": ts, "updated_at": ts}
         async with session_scope(self.maker) as s:
             await s.execute(transactions.insert().values(**row))
         return {**row, "created_at": ts.isoformat(), "updated_at": ts.isoformat()}
@@ -110,3 +127,9 @@ class TransactionRepo:
 
     def lock(self, tx_id: str) -> Any:
         return advisory_lock(self.engine, f"ingester-saga:{tx_id}")
+
+
+def requester(tx: dict[str, Any]) -> EventActor:
+    """Кто запросил перенос — для actor события; строки до миграции 0002 знают только id."""
+    return EventActor(tx.get("requested_by_type") or "service_account", tx.get("requested_by"),
+                      tx.get("requested_by_name"))

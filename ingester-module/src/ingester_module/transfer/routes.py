@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from artstore_common import CurrentPrincipal, Principal, ProblemError, Role, require_roles
+from artstore_common import CurrentPrincipal, EventActor, FileId, Principal, ProblemError, Role, require_roles
 
 from .models import TERMINAL, TransactionRepo
 
@@ -32,8 +32,8 @@ async def _start(request: Request, principal: Principal, kind: str, file_id: str
     if principal.role is not Role.ADMIN and attr.get("created_by_id") != principal.subject:
         raise ProblemError(403, "forbidden", "пользователь может переносить только свои файлы")
     if kind == "finalize":
-        if attr.get("retention_policy") == "permanent" or src.get("mode") != "edit":
-            raise ProblemError(409, "already_permanent", f"файл {file_id} уже permanent (элемент {src['id']})")
+        if attr.get("retention_policy") == "permanent" or src.mode != "edit":
+            raise ProblemError(409, "already_permanent", f"файл {file_id} уже permanent (элемент {src.id})")
         candidates = state.placement.candidates("permanent", attr.get("file_size"))
         if not candidates:
             raise state.placement.no_space("permanent", attr.get("file_size"))
@@ -42,12 +42,13 @@ async def _start(request: Request, principal: Principal, kind: str, file_id: str
         target = state.placement.element(target_id or "")
         if target is None:
             raise ProblemError(404, "storage_element_not_found", f"элемента {target_id} нет в реестре")
-        if target["id"] == src["id"]:
+        if target.id == src.id:
             raise ProblemError(409, "same_storage_element", "файл уже на этом элементе")
-        if target.get("mode") not in ("edit", "rw"):
+        if target.mode not in ("edit", "rw"):
             raise ProblemError(409, "mode_forbids_operation",
-                               f"элемент {target['id']} в режиме {target.get('mode')} не принимает запись")
-    tx = await repo.create(kind, file_id, src["id"], target["id"], attr.get("checksum"), principal.subject)
+                               f"элемент {target.id} в режиме {target.mode} не принимает запись")
+    tx = await repo.create(kind, file_id, src.id, target.id, attr.get("checksum"),
+                          EventActor.of(principal))
     state.metrics.tally["finalize_total" if kind == "finalize" else "transfers_total"] += 1
     state.saga.spawn(tx["id"])
     await state.refresh_saga_counts()
@@ -62,13 +63,13 @@ async def _start(request: Request, principal: Principal, kind: str, file_id: str
 
 
 @router.post("/finalize/{file_id}", status_code=202, summary="temporary → permanent (сага переноса на rw)")
-async def finalize(file_id: str, request: Request, wait: bool = False,
+async def finalize(file_id: FileId, request: Request, wait: bool = False,
                    principal: Principal = require_roles(Role.ADMIN, Role.USER)) -> JSONResponse:
     return await _start(request, principal, "finalize", file_id, None, wait)
 
 
 @router.post("/files/{file_id}/transfer", status_code=202, summary="Перенести файл на другой элемент")
-async def transfer(file_id: str, body: TransferRequest, request: Request, wait: bool = False,
+async def transfer(file_id: FileId, body: TransferRequest, request: Request, wait: bool = False,
                    principal: Principal = require_roles(Role.ADMIN)) -> JSONResponse:
     return await _start(request, principal, "transfer", file_id, body.target_storage_element_id, wait)
 
@@ -88,7 +89,7 @@ async def list_transactions(request: Request, principal: CurrentPrincipal, state
 @router.get("/transactions/{tx_id}", summary="Состояние саги")
 @legacy.get("/transactions/{tx_id}")
 async def get_transaction(tx_id: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
-    tx = await request.app.state.transactions.get(tx_id)
+    tx: dict[str, Any] | None = await request.app.state.transactions.get(tx_id)
     if tx is None or (principal.role not in (Role.ADMIN, Role.AUDITOR) and tx["requested_by"] != principal.subject):
         raise ProblemError(404, "transaction_not_found", f"транзакция {tx_id} не найдена")
     return tx

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import time
 import uuid
@@ -17,9 +18,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from artstore_common import Principal, ProblemError, Role, require_roles
+from artstore_common import ElementError, Member, PlacementResult, Principal, ProblemError, Role, require_roles
 
-from ..elements import ElementError
 from ..ratelimit import enforce_rate_limit
 from ..upload.options import element_meta, parse_options, upload_result
 from ..upload.service import ClientBodyError, LimitedStream
@@ -87,22 +87,26 @@ async def tus_create(request: Request, principal: Principal = require_roles(Role
     ttl = settings.tus_expiry_hours * 3600
     candidates = state.placement.candidates(opts.retention_policy, length)
     chosen = None
+    member: dict[str, str] = {}
     for el in candidates:
         try:
-            await state.elements.create_upload(el["api_url"], upload_id, length, meta, ttl)
+            created = await state.elements.create_upload(el, upload_id, length, meta, ttl)
         except ElementError as exc:
-            state.placement.record(el["id"], "insufficient_storage" if exc.status == 507 else "failed")
-            if exc.status == 507 or exc.retry_elsewhere:
+            state.placement.record(el.id, PlacementResult.INSUFFICIENT_STORAGE if exc.status == 507
+                                   else PlacementResult.FAILED)
+            if exc.retry_elsewhere:
                 continue
             raise exc.to_problem() from exc
-        state.placement.record(el["id"], "selected")
+        state.placement.record(el.id, PlacementResult.SELECTED)
         chosen = el
+        member = created.get("member") or {}
         break
     if chosen is None:
         raise state.placement.no_space(opts.retention_policy, length)
     expires = datetime.now(UTC) + timedelta(seconds=ttl)
-    upload = TusUpload(upload_id, chosen["id"], chosen["api_url"], principal.subject, principal.username,
-                       length, expires.isoformat(), expires.timestamp(), meta)
+    upload = TusUpload(upload_id, chosen.id, member.get("api_url") or chosen.api_url, principal.subject,
+                       principal.username, length, expires.isoformat(), expires.timestamp(), meta,
+                       member_id=member.get("id"))
     store: TusStore = state.tus_store
     await store.save(upload, ttl)
     offset = 0
@@ -119,7 +123,7 @@ async def tus_head(upload_id: str, request: Request, principal: Principal = requ
                    ) -> Response:
     upload = await request.app.state.tus_store.load(upload_id)
     _owned(upload, principal)
-    offset = await _offset(request, upload)
+    offset = await _offset(request, upload, principal)
     return Response(status_code=200, headers={**_base_headers(upload), "Upload-Offset": str(offset),
                                               "Upload-Length": str(upload.length)})
 
@@ -129,21 +133,43 @@ async def tus_status(upload_id: str, request: Request,
                      principal: Principal = require_roles(Role.ADMIN, Role.USER)) -> dict[str, object]:
     upload = await request.app.state.tus_store.load(upload_id)
     _owned(upload, principal)
-    return {"upload_id": upload_id, "offset": await _offset(request, upload), "length": upload.length,
+    return {"upload_id": upload_id, "offset": await _offset(request, upload, principal), "length": upload.length,
             "expires_at": upload.expires_at, "storage_element_id": upload.element_id,
             "completed": upload.result is not None, "file": upload.result}
 
 
-async def _offset(request: Request, upload: TusUpload) -> int:
+async def _offset(request: Request, upload: TusUpload, principal: Principal) -> int:
     if upload.result is not None:
         return upload.length
     try:
-        st = await request.app.state.elements.upload_state(upload.api_url, upload.upload_id)
+        st = await request.app.state.elements.upload_state(upload.target, upload.upload_id)
     except ElementError as exc:
         raise exc.to_problem() from exc
     if st is None:
+        if await _recover_commit(request, upload, principal):
+            return upload.length
         raise ProblemError(404, "upload_not_found", f"загрузка {upload.upload_id} не найдена или истекла")
-    return int(st["offset"])
+    offset = int(st["offset"])
+    if offset >= upload.length:
+        # Все байты на элементе, а фиксации не было: реплика, принявшая последний кусок, умерла до commit.
+        # Клиент tus по Upload-Offset == Upload-Length считает загрузку законченной и больше не придёт —
+        # фиксируем сейчас, через любую реплику.
+        await _complete(request, upload, principal)
+    return offset
+
+
+async def _recover_commit(request: Request, upload: TusUpload, principal: Principal) -> bool:
+    """Частичной загрузки на элементе нет — возможно, её уже зафиксировали, а реплика умерла до записи
+    результата в Redis (обрыв между commit и save). Файл с id загрузки на элементе — значит, так и было:
+    доводим завершение (результат, местоположение, событие). ``False`` — файла нет, загрузка пропала."""
+    try:
+        attr = await request.app.state.elements.get_attr(upload.target, upload.upload_id)
+    except ElementError:
+        return False
+    if not attr or int(attr.get("file_size") or -1) != upload.length:
+        return False
+    await _finish(request, upload, principal, attr)
+    return True
 
 
 @router.patch("/uploads/{upload_id}", status_code=204, summary="tus: дописать кусок")
@@ -183,18 +209,20 @@ async def _append(request: Request, upload: TusUpload, principal: Principal, off
         stream = LimitedStream(request.stream(), upload.length - offset)
         content = stream.iterate()
     try:
-        new_offset = await state.elements.patch_upload(upload.api_url, upload.upload_id, offset, content, size)
+        new_offset = await state.elements.patch_upload(upload.target, upload.upload_id, offset, content, size)
     except ClientBodyError as exc:
         raise exc.problem from exc
     except ElementError as exc:
         if stream is not None and stream.error is not None:
             raise stream.error.problem from exc
+        if exc.status == 404 and await _recover_commit(request, upload, principal):
+            return int(upload.length)
         if exc.status == 409:
             raise ProblemError(409, "offset_mismatch", f"Upload-Offset не совпадает: {exc.detail}") from exc
         raise exc.to_problem() from exc
     if new_offset >= upload.length:
         await _complete(request, upload, principal)
-    return new_offset
+    return int(new_offset)
 
 
 async def _verified_chunk(request: Request, header: str, limit: int) -> bytes:
@@ -223,15 +251,51 @@ async def _verified_chunk(request: Request, header: str, limit: int) -> bytes:
 async def _complete(request: Request, upload: TusUpload, principal: Principal) -> None:
     state = request.app.state
     try:
-        attr = await state.elements.commit_upload(upload.api_url, upload.upload_id)
+        attr = await state.elements.commit_upload(upload.target, upload.upload_id)
     except ElementError as exc:
+        # параллельный HEAD через другую реплику мог зафиксировать первым
+        if exc.status == 404 and await _recover_commit(request, upload, principal):
+            return
         raise exc.to_problem() from exc
+    if upload.member_id is not None:
+        await _replicate(request, upload, attr)
+    await _finish(request, upload, principal, attr)
+
+
+async def _finish(request: Request, upload: TusUpload, principal: Principal, attr: dict[str, Any]) -> None:
+    state = request.app.state
     upload.result = upload_result(attr)
     await state.tus_store.save(upload, max(int(upload.expires_ts - time.time()), 60))
-    await state.locator.remember(str(attr.get("file_id")), upload.element_id)
+    await state.locations.put(str(attr.get("file_id")), upload.element_id)
     await state.uploads.announce(attr, principal)
     state.metrics.upload_ok(int(attr.get("file_size") or 0), 0.0)
     state.metrics.tally["tus_uploads_total"] += 1
+
+
+async def _replicate(request: Request, upload: TusUpload, attr: dict[str, Any]) -> None:
+    """Файл зафиксирован на одном члене: остальные забирают его (pull), ответ — после кворума
+    (docs/replication.md §3). Без кворума запись откатана везде — загрузку начинать заново."""
+    state = request.app.state
+    file_id = str(attr.get("file_id"))
+    source = Member(id=str(upload.member_id), api_url=upload.api_url)
+    el = state.placement.element(upload.element_id)
+    try:
+        if el is None or not el.replicated:
+            with contextlib.suppress(ElementError):
+                await state.elements.retract(source, file_id)
+            raise ProblemError(503, "storage_unavailable",
+                               f"элемента {upload.element_id} с членами больше нет в снимке discovery: копию не "
+                               "раздать остальным членам, запись откатана. Начните загрузку заново.",
+                               headers={"Retry-After": "5"})
+        await state.elements.replicate(el, file_id, source, size=int(attr.get("file_size") or 0))
+    except ElementError as exc:
+        await state.tus_store.delete(upload.upload_id)
+        problem = exc.to_problem()
+        problem.detail += " Частичная загрузка израсходована: начните загрузку заново."
+        raise problem from exc
+    except ProblemError:
+        await state.tus_store.delete(upload.upload_id)
+        raise
 
 
 @router.delete("/uploads/{upload_id}", status_code=204, summary="tus: отменить загрузку (termination)")
@@ -243,7 +307,7 @@ async def tus_delete(upload_id: str, request: Request,
     _owned(upload, principal)
     if upload.result is None:
         try:
-            await state.elements.delete_upload(upload.api_url, upload_id)
+            await state.elements.delete_upload(upload.target, upload_id)
         except ElementError as exc:
             raise exc.to_problem() from exc
     await state.tus_store.delete(upload_id)

@@ -1,7 +1,8 @@
 """Состояние tus-загрузки в Redis: ingester без состояния, любая реплика продолжает чужую загрузку.
 
 Данные лежат на элементе (его частичная загрузка), здесь — только куда и чья:
-``{ns}:tus:{upload_id}`` → JSON, TTL = срок жизни загрузки.
+``{ns}:tus:{upload_id}`` → JSON, TTL = срок жизни загрузки. У реплицированного элемента частичная загрузка
+живёт на одном члене: ``element_id`` — логический элемент, ``member_id`` и ``api_url`` — член.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from artstore_common import ProblemError
+from artstore_common import ProblemError, StorageElement
 
 
 @dataclass(slots=True)
@@ -31,6 +32,12 @@ class TusUpload:
     expires_ts: float
     meta: dict[str, Any] = field(default_factory=dict)
     result: dict[str, Any] | None = None
+    member_id: str | None = None
+
+    @property
+    def target(self) -> StorageElement:
+        """Элемент (или член), на котором лежит частичная загрузка (адрес — как при её создании)."""
+        return StorageElement(id=self.member_id or self.element_id, api_url=self.api_url)
 
 
 class TusStore:

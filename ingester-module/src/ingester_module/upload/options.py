@@ -140,7 +140,7 @@ def expected_sha256(*headers: str | None) -> str | None:
 
 
 def upload_result(attr: dict[str, Any]) -> dict[str, Any]:
-    """Ответ клиенту: форма из ARCHITECTURE.md §2 (+ content_type, compression, tags для UI)."""
+    """Ответ клиенту: форма из docs/architecture.md §2 (+ content_type, compression, tags для UI)."""
     return {
         "file_id": attr.get("file_id"),
         "original_filename": attr.get("original_filename"),

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
-from artstore_common import FastRoutes, Principal, ProblemError, Role, authorize, require_roles, roles
+from artstore_common import HotRouter, Principal, ProblemError, Role, UploadOutcome, roles
 
 from ..ratelimit import enforce_rate_limit
 from .form import read_fields_until_file, read_file
@@ -17,7 +17,7 @@ from .multipart import MultipartStream, boundary_of
 from .options import element_meta, expected_sha256, parse_options, upload_result
 from .service import ClientBodyError, UploadService
 
-router = APIRouter(prefix="/api/v1", tags=["upload"])
+router = HotRouter(prefix="/api/v1", tags=["upload"])
 _UPLOADERS = roles(Role.ADMIN, Role.USER)
 
 _FORM_SCHEMA: dict[str, Any] = {
@@ -42,16 +42,16 @@ def _declared_size(request: Request) -> int | None:
     return int(raw) if raw and raw.isascii() and raw.isdigit() else None
 
 
-@router.post("/files/upload", status_code=201, openapi_extra=_FORM_SCHEMA,
-             summary="Загрузить файл (multipart, потоком на элемент хранения)")
-async def upload_file(request: Request, principal: Principal = require_roles(*_UPLOADERS)) -> JSONResponse:
+@router.hot("/files/upload", methods=["POST"], roles=_UPLOADERS, status_code=201, openapi_extra=_FORM_SCHEMA,
+            summary="Загрузить файл (multipart, потоком на элемент хранения)")
+async def upload_file(request: Request, principal: Principal) -> JSONResponse:
     started = time.perf_counter()
     state = request.app.state
     settings = state.settings
     await enforce_rate_limit(request, principal)
     declared = _declared_size(request)
     if declared is not None and declared > settings.max_upload_size + 1024 * 1024:
-        state.metrics.upload_failed("too_large")
+        state.metrics.upload_failed(UploadOutcome.TOO_LARGE)
         raise ProblemError(413, "file_too_large", f"файл больше допустимых {settings.max_upload_size} байт")
     service: UploadService = state.uploads
     events = MultipartStream(request.stream(), boundary_of(request.headers.get("content-type"))).events()
@@ -72,23 +72,15 @@ async def upload_file(request: Request, principal: Principal = require_roles(*_U
         attr = await service.place(opts.retention_policy, meta, part.body, size_hint=declared,
                                    expected_sha256=sha)
     except ClientBodyError as exc:
-        state.metrics.upload_failed("rejected")
+        state.metrics.upload_failed(UploadOutcome.REJECTED)
         raise exc.problem from exc
     except ClientDisconnect as exc:
-        state.metrics.upload_failed("client_disconnected")
+        state.metrics.upload_failed(UploadOutcome.CLIENT_DISCONNECTED)
         raise ProblemError(400, "client_disconnected", "клиент оборвал передачу; файл не записан") from exc
     except ProblemError as exc:
-        state.metrics.upload_failed("rejected" if exc.status < 500 else "failed")
+        state.metrics.upload_failed(UploadOutcome.REJECTED if exc.status < 500 else UploadOutcome.FAILED)
         raise
     await service.announce(attr, principal)
     state.metrics.upload_ok(int(attr.get("file_size") or 0), time.perf_counter() - started)
     return JSONResponse(upload_result(attr), status_code=201)
 
-
-async def _fast_upload(request: Request) -> JSONResponse:
-    return await upload_file(request, await authorize(request, _UPLOADERS))
-
-
-def register_fast_routes(fast: FastRoutes) -> None:
-    """Загрузка — мимо маршрутизатора FastAPI (см. artstore_common._fastpath)."""
-    fast.add("POST", "/api/v1/files/upload", _fast_upload)

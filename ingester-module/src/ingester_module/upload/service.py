@@ -9,9 +9,17 @@ from typing import Any
 
 from starlette.requests import ClientDisconnect
 
-from artstore_common import EventPublisher, Principal, ProblemError
+from artstore_common import (
+    ElementClient,
+    ElementError,
+    EventActor,
+    EventPublisher,
+    LocationStore,
+    PlacementResult,
+    Principal,
+    ProblemError,
+)
 
-from ..elements import ElementClient, ElementError
 from ..metrics import IngesterMetrics
 from ..placement import Placement
 from .multipart import Event, FileEnd
@@ -112,12 +120,12 @@ class LimitedStream:
 
 class UploadService:
     def __init__(self, placement: Placement, elements: ElementClient, metrics: IngesterMetrics,
-                 publisher: EventPublisher, loc_prefix: str) -> None:
+                 publisher: EventPublisher, locations: LocationStore) -> None:
         self.placement = placement
         self.elements = elements
         self.metrics = metrics
         self.publisher = publisher
-        self.loc_prefix = loc_prefix
+        self.locations = locations
 
     async def place(self, retention_policy: str, meta: dict[str, Any], body: bytes | StreamBody, *,
                     size_hint: int | None, expected_sha256: str | None,
@@ -135,20 +143,23 @@ class UploadService:
             content: Any = body if isinstance(body, bytes) else body.iterate()
             try:
                 attr = await self.elements.put_file(
-                    el["api_url"], file_id, meta, content,
+                    el, file_id, meta, content,
                     length=len(body) if isinstance(body, bytes) else None, expected_sha256=expected_sha256)
             except ElementError as exc:
                 if isinstance(body, StreamBody) and body.error is not None:
                     raise body.error from exc
                 last = exc
                 if exc.status == 507:
-                    self.placement.record(el["id"], "insufficient_storage")
+                    self.placement.record(el.id, PlacementResult.INSUFFICIENT_STORAGE)
                     continue
                 if exc.retry_elsewhere:
-                    self.placement.record(el["id"], "mode_changed" if exc.status == 409 else "failed")
+                    self.placement.record(el.id, PlacementResult.MODE_CHANGED if exc.status == 409
+                                          else PlacementResult.FAILED)
                     continue
                 raise exc.to_problem() from exc
-            self.placement.record(el["id"], "selected")
+            self.placement.record(el.id, PlacementResult.SELECTED)
+            # query найдёт только что загруженный файл по общему кэшу, не опрашивая все элементы
+            await self.locations.put(file_id, el.id)
             return attr
         if last is None or last.status == 507:
             if isinstance(body, StreamBody) and body.consumed and last is not None:
@@ -164,4 +175,4 @@ class UploadService:
             "owner_id": principal.subject, "original_filename": attr.get("original_filename"),
             "file_size": attr.get("file_size"), "checksum": attr.get("checksum"),
             "retention_policy": attr.get("retention_policy"), "expires_at": attr.get("expires_at"),
-        })
+        }, actor=EventActor.of(principal))
