@@ -113,8 +113,8 @@ def test_stopped_element_gives_partial(fleet: Fleet) -> None:
     for _ in range(5):  # порог предохранителя
         _search(fleet)
     metrics = fleet.http.get(f"{fleet.query.url}/metrics").text
-    assert 'artstore_circuit_breaker_open{target="se-b"} 1.0' in metrics
-    assert 'artstore_circuit_breaker_open{target="se-a"} 0.0' in metrics
+    assert 'artstore_circuit_breaker_open{storage_element="se-b"} 1.0' in metrics
+    assert 'artstore_circuit_breaker_open{storage_element="se-a"} 0.0' in metrics
     assert _search(fleet)["unavailable_storage_elements"] == ["se-b"]
     # элемент, который admin пометил offline, не опрашивается, но честно назван
     fleet.publish(**{"se-b": {"status": "offline"}})
@@ -142,11 +142,11 @@ def test_rejected_service_token_is_renewed(fleet: Fleet) -> None:
     resp = _search(fleet)
     assert resp["partial"] is False and file_id in _ids(resp)
     fleet.tokens.bad = 1
-    fleet.query_app.state.http.auth_headers.__self__.invalidate()
+    fleet.query_app.state.elements.client.tokens.invalidate()
     assert fleet.q("GET", f"/api/v1/files/{file_id}/download").content == b"token"
     # адрес уже в кэше: отвергнутый токен встречает сам поток скачивания
     fleet.tokens.bad = 1
-    fleet.query_app.state.http.auth_headers.__self__.invalidate()
+    fleet.query_app.state.elements.client.tokens.invalidate()
     assert fleet.q("GET", f"/api/v1/files/{file_id}/download").content == b"token"
     assert fleet.tokens.bad == 0
 

@@ -1,28 +1,19 @@
-"""Кэш местоположений файлов: локальный LRU (элемент + метаданные) → Redis ``{ns}:loc:{file_id}``.
+"""Кэш местоположений файлов: локальный LRU (элемент + метаданные) → общий кэш в Redis
+(``artstore_common.LocationStore``: тот же ключ и формат, что пишет ingester после загрузки).
 
-Ключ в Redis общий с ingester (он пишет его при загрузке), поэтому значение — только
-``{"storage_element_id": ...}``; метаданные живут лишь в локальном кэше процесса.
+Метаданные живут лишь в локальном кэше процесса: их сбрасывают события файлов (``events.py``).
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from artstore_common import CacheName, LocationStore
 
 from .metrics import QueryMetrics
-
-_log = logging.getLogger("query.cache")
-
-
-def location_key(namespace: str, file_id: str) -> str:
-    return f"{namespace}:loc:{file_id}"
 
 
 @dataclass(slots=True)
@@ -33,14 +24,11 @@ class CachedLocation:
 
 
 class LocationCache:
-    def __init__(self, redis: aioredis.Redis, namespace: str, metrics: QueryMetrics, *,
-                 size: int, ttl: float, redis_ttl: int) -> None:
-        self.redis = redis
-        self.namespace = namespace
+    def __init__(self, store: LocationStore, metrics: QueryMetrics, *, size: int, ttl: float) -> None:
+        self.store = store
         self.metrics = metrics
         self.size = size
         self.ttl = ttl
-        self.redis_ttl = redis_ttl
         self._local: OrderedDict[str, CachedLocation] = OrderedDict()
 
     # --- локальный уровень ------------------------------------------------------------------------
@@ -51,7 +39,7 @@ class LocationCache:
             entry = None
         if entry is not None:
             self._local.move_to_end(file_id)
-        self.metrics.cache("local", entry is not None)
+        self.metrics.cache(CacheName.LOCAL, entry is not None)
         return entry
 
     def put_local(self, file_id: str, element_id: str, meta: dict[str, Any] | None) -> None:
@@ -69,32 +57,15 @@ class LocationCache:
         self._local.clear()
 
     # --- Redis ------------------------------------------------------------------------------------
-    # Сбой Redis — промах кэша, а не ошибка запроса: файл всё равно найдётся опросом элементов.
     async def get_redis(self, file_id: str) -> str | None:
-        try:
-            raw = await self.redis.get(location_key(self.namespace, file_id))
-        except (RedisError, OSError) as exc:
-            _log.warning("Redis недоступен для кэша местоположений: %s", exc)
-            raw = None
-        element_id: str | None = None
-        if raw:
-            try:
-                element_id = str(json.loads(raw)["storage_element_id"])
-            except (ValueError, KeyError, TypeError):
-                element_id = None
-        self.metrics.cache("redis", element_id is not None)
+        element_id = await self.store.get(file_id)
+        self.metrics.cache(CacheName.REDIS, element_id is not None)
         return element_id
 
     async def put_redis(self, file_id: str, element_id: str) -> None:
-        try:
-            await self.redis.set(location_key(self.namespace, file_id),
-                                 json.dumps({"storage_element_id": element_id}), ex=self.redis_ttl)
-        except (RedisError, OSError) as exc:
-            _log.warning("не удалось записать местоположение в Redis: %s", exc)
+        await self.store.put(file_id, element_id)
 
     async def drop(self, file_id: str) -> None:
+        # сначала общий ключ: запрос между двумя шагами иначе вернул бы старый адрес из Redis в локальный кэш
+        await self.store.drop(file_id)
         self.drop_local(file_id)
-        try:
-            await self.redis.delete(location_key(self.namespace, file_id))
-        except (RedisError, OSError) as exc:
-            _log.warning("не удалось сбросить местоположение в Redis: %s", exc)

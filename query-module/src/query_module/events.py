@@ -8,17 +8,19 @@ import json
 import logging
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from artstore_common import events_channel
+from artstore_common import events_channel, make_redis
 
 from .cache import LocationCache
 
 _log = logging.getLogger("query.events")
 
 # После этих событий файла по прежнему адресу больше нет: сбрасываем и общий ключ в Redis.
-RELOCATING = frozenset({"file_deleted", "file_transferred", "file_finalized", "file_expired"})
+GONE = frozenset({"file_deleted", "file_expired"})
+# Перенос называет новый адрес. Сбросить ключ было бы мало: пока сага не удалила источник, файл лежит на
+# обоих элементах, опрос всех мог первым найти источник — и запомнить его на TTL уже после удаления.
+MOVED = frozenset({"file_transferred", "file_finalized"})
 
 
 class FileEventsListener:
@@ -48,16 +50,25 @@ class FileEventsListener:
         file_id = data.get("file_id")
         if not file_id:
             return
-        self.received += 1
-        # Локальную запись сбрасываем на любое событие файла: метаданные могли измениться (restore, finalize).
-        if event.get("type") in RELOCATING:
+        # Локальную запись сбрасываем на любое событие файла: метаданные могли измениться (restore, finalize,
+        # file_corrupted — элемент пометил файл повреждённым, а в кэше ещё «corrupted: false»).
+        kind = event.get("type")
+        target = data.get("storage_element_id")
+        if kind in MOVED and isinstance(target, str) and target:
+            # сначала новый адрес в Redis, потом сброс локальной записи: запрос между ними иначе прочёл бы
+            # из Redis старый адрес и снова закрепил его локально
+            await self.cache.put_redis(str(file_id), target)
+            self.cache.drop_local(str(file_id))
+        elif kind in GONE or kind in MOVED:
             await self.cache.drop(str(file_id))
         else:
             self.cache.drop_local(str(file_id))
+        # счётчик — «обработано», не «получено»: кто ждёт его, видит уже новый адрес
+        self.received += 1
 
     async def _run(self) -> None:
         while True:
-            client = aioredis.from_url(self.redis_url, socket_connect_timeout=3)
+            client = make_redis(self.redis_url, socket_connect_timeout=3)
             pubsub = client.pubsub()
             try:
                 await pubsub.subscribe(events_channel(self.namespace))
@@ -83,7 +94,7 @@ class FileEventsListener:
                 self.connected.clear()
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
                 with contextlib.suppress(Exception):
                     await client.aclose()
             await asyncio.sleep(self.reconnect_interval)

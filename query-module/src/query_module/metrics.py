@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 
-from artstore_common import CircuitState, ServiceClient
+from artstore_common import (
+    BreakerCollector,
+    CacheName,
+    CacheResult,
+    DownloadOutcome,
+    ElementClient,
+    init_series,
+)
 
 _SEARCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5)
 
@@ -36,23 +41,6 @@ class Stats:
         }
 
 
-class _BreakerCollector(Collector):
-    """Состояние предохранителей читается в момент опроса — без обновления gauge на каждом запросе."""
-
-    def __init__(self, http: ServiceClient, targets: Callable[[], list[tuple[str, str]]]) -> None:
-        self.http = http
-        self.targets = targets
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily("artstore_circuit_breaker_open",
-                                   "1 — предохранитель к элементу хранения разомкнут", labels=["target"])
-        for element_id, api_url in self.targets():
-            breaker = self.http.breakers.get(api_url.rstrip("/"))
-            is_open = breaker is not None and breaker.state is CircuitState.OPEN
-            family.add_metric([element_id], 1.0 if is_open else 0.0)
-        yield family
-
-
 class QueryMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
@@ -66,18 +54,26 @@ class QueryMetrics:
         )
         self.downloads = Counter("artstore_downloads", "Скачивания по исходу", ["outcome"], registry=registry)
         self.download_bytes = Counter("artstore_download_bytes", "Отданные байты файлов", registry=registry)
+        self.location_fanouts = Counter(
+            "artstore_location_fanouts", "Поиски файла опросом всех элементов (промах локального кэша и Redis)",
+            registry=registry,
+        )
+        init_series(self.cache_requests, CacheName, CacheResult)
+        init_series(self.downloads, DownloadOutcome)
+        self.rate_limited = Counter("artstore_rate_limited", "Чтения, отклонённые лимитом частоты (429)",
+                                    registry=registry)
 
-    def watch_breakers(self, http: ServiceClient, targets: Callable[[], list[tuple[str, str]]]) -> None:
-        self.registry.register(_BreakerCollector(http, targets))
+    def watch_breakers(self, elements: ElementClient, element_ids: Callable[[], Iterable[str]]) -> None:
+        self.registry.register(BreakerCollector(elements, element_ids))
 
-    def cache(self, cache: str, hit: bool) -> None:
-        self.cache_requests.labels(cache, "hit" if hit else "miss").inc()
+    def cache(self, cache: CacheName, hit: bool) -> None:
+        self.cache_requests.labels(cache, CacheResult.HIT if hit else CacheResult.MISS).inc()
 
-    def download_done(self, outcome: str, sent: int) -> None:
+    def download_done(self, outcome: DownloadOutcome, sent: int) -> None:
         self.downloads.labels(outcome).inc()
         if sent:
             self.download_bytes.inc(sent)
         self.stats.downloads_total += 1
         self.stats.download_bytes_total += sent
-        if outcome == "error":
+        if outcome is DownloadOutcome.ERROR:
             self.stats.errors_total += 1

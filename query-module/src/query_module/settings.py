@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -13,7 +13,7 @@ from artstore_common import ServiceSettings
 
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="QUERY_", extra="ignore", env_file=".env")
-    secret_fields: ClassVar[tuple[str, ...]] = ("client_secret",)
+    secret_fields: ClassVar[tuple[str, ...]] = ("client_secret", "link_secret")
 
     port: int = 8030
     # учётные данные сервисного аккаунта для вызовов элементов хранения
@@ -26,8 +26,6 @@ class Settings(ServiceSettings):
     connect_timeout: float = Field(1.0, gt=0)
     # Тайм-аут чтения при скачивании — между порциями данных, а не на весь файл.
     download_read_timeout: float = Field(60.0, gt=0)
-    # Транспорт скачивания: aiohttp (быстрый разбор на C) или httpx (через ServiceClient.stream).
-    download_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     max_connections_per_element: int = Field(200, ge=1)
     breaker_failure_threshold: int = Field(5, ge=1)
     breaker_reset_timeout: float = Field(15.0, gt=0)
@@ -45,6 +43,19 @@ class Settings(ServiceSettings):
     # Сколько строк элемент отдаёт за один запрос поиска (его limit ≤ 1000 по контракту).
     element_page_limit: int = Field(1000, ge=1, le=1000)
     suggest_max_limit: int = Field(50, ge=1)
+
+    # Чтений (поиск, подсказки, метаданные, скачивание) в минуту на учётную запись, общее окно реплик
+    # через Redis; 0 — без ограничения. Щедро: защищает флот от одного клиента, а не дозирует работу.
+    rate_limit_per_minute: int = Field(600_000, ge=0)
+
+    # Временные ссылки на скачивание (docs/links.md). Секрет подписи HMAC-SHA256 — общий у всех реплик
+    # query; смена секрета делает недействительными все выданные ссылки. В development пустой секрет
+    # заменяется случайным на время жизни процесса (ссылки не переживут перезапуск).
+    link_secret: str = ""
+    # Самый долгий срок ссылки, с (по умолчанию неделя, как у presigned URL S3 с SigV4).
+    link_max_ttl: int = Field(7 * 24 * 3600, ge=60)
+    # Публичный адрес query для ссылок (за балансировщиком или nginx admin-ui); пусто — адрес запроса.
+    public_url: str = ""
 
 
 @lru_cache

@@ -1,4 +1,9 @@
-"""Где лежит файл: локальный LRU → Redis → опрос всех читаемых элементов (первый ответивший 200)."""
+"""Где лежит файл: локальный LRU → общий кэш в Redis → опрос всех читаемых элементов (первый ответивший 200).
+
+Опрос всех — дорогой путь (запрос к каждому элементу); счётчик ``artstore_location_fanouts_total``
+показывает, как часто до него доходит: для только что загруженного файла — никогда, ingester кладёт
+его адрес в общий кэш.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,16 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from artstore_common import ProblemError
+from artstore_common import ElementError, ProblemError, StorageElement
 
 from ..cache import LocationCache
-from ..elements import READABLE_MODES, Element, ElementError, Elements
+from ..elements import READABLE_MODES, Elements
 from ..metrics import QueryMetrics
 
 
 @dataclass(slots=True)
 class Location:
-    element: Element
+    element: StorageElement
     meta: dict[str, Any] | None
     cached: bool
 
@@ -48,23 +53,16 @@ class Locator:
                 return Location(el, None, cached=True)
         return await self._fan_out(file_id)
 
-    async def fetch_meta(self, el: Element, file_id: str) -> dict[str, Any] | None:
+    async def fetch_meta(self, el: StorageElement, file_id: str) -> dict[str, Any] | None:
         """attr.json с элемента; None — файла там нет."""
-        resp = await self.elements.call_json(el, "GET", f"/api/v1/files/{file_id}")
-        if resp.status_code == 404:
-            return None
-        if resp.status_code != 200:
-            raise ElementError(f"{el.id}: метаданные ответили HTTP {resp.status_code}")
-        meta = resp.json()
-        if not isinstance(meta, dict):
-            raise ElementError(f"{el.id}: неожиданный ответ метаданных")
-        return meta
+        return await self.elements.client.get_attr(el, file_id, timeout=self.elements.timeout)
 
     async def _fan_out(self, file_id: str) -> Location:
+        self.metrics.location_fanouts.inc()
         live, down = self.elements.readable()
         failed = [e.id for e in down]
 
-        async def probe(el: Element) -> tuple[Element, dict[str, Any] | None, bool]:
+        async def probe(el: StorageElement) -> tuple[StorageElement, dict[str, Any] | None, bool]:
             try:
                 return el, await self.fetch_meta(el, file_id), True
             except (ElementError, ProblemError, ValueError):
@@ -95,11 +93,14 @@ class Locator:
             )
         raise not_found(file_id)
 
-    async def metadata(self, file_id: str) -> tuple[dict[str, Any], Element]:
+    async def metadata(self, file_id: str) -> tuple[dict[str, Any], StorageElement]:
         loc = await self.locate(file_id)
         if loc.meta is not None:
             return loc.meta, loc.element
-        meta = await self.fetch_meta(loc.element, file_id)
+        try:
+            meta = await self.fetch_meta(loc.element, file_id)
+        except ElementError:
+            meta = None  # элемент из кэша не ответил — ищем у остальных
         if meta is None:
             await self.cache.drop(file_id)
             loc = await self.locate(file_id, fresh=True)

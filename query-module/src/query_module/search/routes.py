@@ -9,13 +9,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from artstore_common import Role, require_roles
+from artstore_common import Role, SearchMode, SearchRequest, SortBy, SortOrder, roles
 
-from .models import SearchMode, SearchRequest, SearchResponse, SortBy, SortOrder, SuggestResponse
+from ..ratelimit import limited_readers
+from .models import SearchResponse, SuggestResponse
 from .service import SearchService
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
-READERS = require_roles(Role.ADMIN, Role.USER, Role.AUDITOR, Role.READONLY)
+READERS = limited_readers(roles(Role.ADMIN, Role.USER, Role.AUDITOR, Role.READONLY))
 
 
 def _service(request: Request) -> SearchService:
@@ -24,14 +25,14 @@ def _service(request: Request) -> SearchService:
 
 
 @router.post("/search", response_model=SearchResponse, dependencies=[READERS],
-             summary="Поиск по всем элементам хранения")
+             summary="Поиск по всем элементам хранения", operation_id="searchFiles")
 @router.post("/search/", response_model=SearchResponse, dependencies=[READERS], include_in_schema=False)
 async def search(body: SearchRequest, request: Request) -> SearchResponse:
     return await _service(request).search(body)
 
 
 @router.get("/search", response_model=SearchResponse, dependencies=[READERS],
-            summary="Поиск параметрами адреса (удобно из curl)")
+            summary="Поиск параметрами адреса (удобно из curl)", operation_id="searchFilesGet")
 @router.get("/search/", response_model=SearchResponse, dependencies=[READERS], include_in_schema=False)
 async def search_get(
     request: Request,
@@ -69,7 +70,7 @@ async def search_get(
 
 
 @router.get("/search/suggest", response_model=SuggestResponse, dependencies=[READERS],
-            summary="Подсказки по именам файлов и тегам")
+            summary="Подсказки по именам файлов и тегам", operation_id="suggestFiles")
 async def suggest(
     request: Request,
     prefix: Annotated[str, Query(min_length=1, max_length=200)],

@@ -6,11 +6,11 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from artstore_common import ProblemError
+from artstore_common import ElementSearchPage, ProblemError, SearchRequest, StorageElement, Suggestion
 
-from ..elements import Element, ElementError, Elements
+from ..elements import Elements
 from ..metrics import QueryMetrics
-from .models import SearchRequest, SearchResponse, Suggestion, SuggestResponse
+from .models import SearchResponse, SuggestResponse
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -38,10 +38,21 @@ def _sort_key(sort_by: str) -> Any:
 
 def merge(rows: list[dict[str, Any]], sort_by: str, sort_order: str) -> list[dict[str, Any]]:
     """Устойчивый порядок: сначала по file_id, затем (устойчивой) сортировкой по ключу — так же, как
-    упорядочивает элемент (ключ, затем file_id). Релевантность — всегда от лучшего к худшему."""
+    упорядочивает элемент (ключ, затем file_id). Релевантность — всегда от лучшего к худшему.
+
+    Один файл — одна строка (docs/replication.md §4): реплицированный элемент отвечает одним членом, а
+    во время переноса копия файла есть на двух элементах."""
     rows = sorted(rows, key=lambda r: str(r.get("file_id") or ""))
     rows.sort(key=_sort_key(sort_by), reverse=sort_by == "relevance" or sort_order == "desc")
-    return rows
+    seen: set[str] = set()
+    unique = []
+    for row in rows:
+        file_id = str(row.get("file_id") or "")
+        if file_id and file_id in seen:
+            continue
+        seen.add(file_id)
+        unique.append(row)
+    return unique
 
 
 class SearchService:
@@ -57,38 +68,33 @@ class SearchService:
             raise ProblemError(422, "validation_error",
                                f"offset + limit не больше {self.max_window}; уточните запрос или фильтры")
         self.metrics.stats.searches_total += 1
-        body = req.for_element(window)
         live, down = self.elements.readable()
+        client, timeout = self.elements.client, self.elements.timeout
 
-        async def ask_page(el: Element, offset: int, limit: int) -> dict[str, Any]:
+        async def ask_page(el: StorageElement, offset: int, limit: int) -> ElementSearchPage:
             started = time.perf_counter()
-            resp = await self.elements.call_json(el, "POST", "/api/v1/search",
-                                                 json={**body, "offset": offset, "limit": limit})
+            page = await client.search(el, req, offset=offset, limit=limit, timeout=timeout)
             self.metrics.search_duration.labels(el.id).observe(time.perf_counter() - started)
-            if resp.status_code != 200:
-                raise ElementError(f"{el.id}: поиск ответил HTTP {resp.status_code}: {resp.text[:200]}")
-            data = resp.json()
-            if not isinstance(data, dict) or not isinstance(data.get("results"), list):
-                raise ElementError(f"{el.id}: неожиданный ответ поиска")
-            return data
+            return page
 
-        async def ask(el: Element) -> dict[str, Any]:
-            # Элемент отдаёт не больше page_limit строк за раз; глубокое окно добираем страницами.
-            data = await ask_page(el, 0, min(window, self.page_limit))
-            rows = list(data["results"])
-            while len(rows) < window and len(data["results"]) == self.page_limit:
-                data = await ask_page(el, len(rows), min(window - len(rows), self.page_limit))
-                rows += data["results"]
-            return {**data, "results": rows}
+        async def ask(el: StorageElement) -> ElementSearchPage:
+            # Каждому элементу — первые offset+limit строк (страница режется после слияния); элемент отдаёт
+            # не больше page_limit строк за раз, глубокое окно добираем страницами.
+            page = await ask_page(el, 0, min(window, self.page_limit))
+            rows = list(page.results)
+            while len(rows) < window and len(page.results) == self.page_limit:
+                page = await ask_page(el, len(rows), min(window - len(rows), self.page_limit))
+                rows += page.results
+            return page.model_copy(update={"results": rows})
 
         answers, failed = await self.elements.fan_out(live, ask)
         rows: list[dict[str, Any]] = []
         total = 0
         lower_bound = False
         for element_id, data in answers.items():
-            total += int(data.get("total_count") or 0)
-            lower_bound = lower_bound or bool(data.get("total_is_lower_bound"))
-            for row in data["results"]:
+            total += data.total_count
+            lower_bound = lower_bound or data.total_is_lower_bound
+            for row in data.results:
                 if isinstance(row, dict):
                     row.setdefault("storage_element_id", element_id)
                     row["rank"] = float(row.get("rank") or 0.0)
@@ -106,23 +112,16 @@ class SearchService:
     async def suggest(self, prefix: str, limit: int) -> SuggestResponse:
         live, down = self.elements.readable()
 
-        async def ask(el: Element) -> list[dict[str, Any]]:
-            resp = await self.elements.call_json(el, "GET", "/api/v1/search/suggest",
-                                                 params={"prefix": prefix, "limit": limit})
-            if resp.status_code != 200:
-                raise ElementError(f"{el.id}: подсказки ответили HTTP {resp.status_code}")
-            items = resp.json().get("suggestions")
-            return items if isinstance(items, list) else []
+        async def ask(el: StorageElement) -> list[Suggestion]:
+            return await self.elements.client.suggest(el, prefix, limit, timeout=self.elements.timeout)
 
         answers, failed = await self.elements.fan_out(live, ask)
         best: dict[tuple[str, str], float] = {}
         order: dict[tuple[str, str], int] = {}
         for items in answers.values():
             for i, item in enumerate(items):
-                if not isinstance(item, dict) or not item.get("text"):
-                    continue
-                key = (str(item["text"]), str(item.get("kind") or "filename"))
-                score = float(item.get("score") or 0.0)
+                key = (item.text, item.kind or "filename")
+                score = float(item.score or 0.0)
                 best[key] = max(best.get(key, score), score)
                 order[key] = min(order.get(key, i), i)
         ranked = sorted(best, key=lambda k: (-best[k], order[k], k[0].casefold()))[:limit]
