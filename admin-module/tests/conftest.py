@@ -71,9 +71,13 @@ async def auth(admin: Admin) -> dict[str, str]:
 
 
 class FakeElement:
-    """Настоящий HTTP storage-element на loopback с минимумом API, который зовёт admin-module."""
+    """Настоящий HTTP storage-element на loopback с минимумом API, который зовёт admin-module.
 
-    def __init__(self, element_id: str = "se-test-01") -> None:
+    С ``member_id`` — член реплицированного элемента: /info отвечает ещё ``member_id`` и блоком
+    ``replication`` (docs/replication.md §1); его peers задаёт тест, когда известны адреса всех членов.
+    """
+
+    def __init__(self, element_id: str = "se-test-01", member_id: str | None = None) -> None:
 
         self.info: dict[str, Any] = {
             "id": element_id, "name": "Тестовый элемент", "mode": "rw", "storage_type": "local", "status": "ok",
@@ -81,11 +85,29 @@ class FakeElement:
             "disk_free_bytes": 1 << 33, "file_count": 0, "retention_days": 30, "priority": 100,
             "api_url": "", "version": "0.1.0",
         }
+        if member_id is not None:
+            self.info["member_id"] = member_id
+            self.info["replication"] = {"mode": "sync", "quorum": 2, "interval_s": 30, "peers": [],
+                                        "lag_seconds": 0, "under_replicated": 0}
         self.info_hits = 0
         self.auth_headers: list[str] = []
         self.info_auth_headers: list[str] = []
         self.fail_info = False
+        # команды ADMIN (режим, кэш, скраб) отвечают 503 — член есть в сети, но команду не выполняет
+        self.fail_commands = False
+        self.commands: list[str] = []
         app = FastAPI()
+
+        @app.middleware("http")
+        async def commands(request: Request, call_next: Any) -> Any:
+            if request.url.path != "/api/v1/info":
+                self.commands.append(f"{request.method} {request.url.path}")
+                if self.fail_commands:
+                    from fastapi.responses import JSONResponse
+
+                    return JSONResponse({"code": "maintenance", "detail": "член занят"}, status_code=503,
+                                        media_type="application/problem+json")
+            return await call_next(request)
 
         @app.get("/api/v1/info")
         async def info(request: Request) -> Any:
@@ -108,7 +130,8 @@ class FakeElement:
         async def mode(request: Request) -> Any:
             self.auth_headers.append(request.headers.get("authorization", ""))
             body = await request.json()
-            allowed = {("rw", "ro"), ("ro", "ar")}
+            # как настоящий элемент: тот же режим — не ошибка (повтор команды после частичного отказа)
+            allowed = {("rw", "ro"), ("ro", "ar"), (self.info["mode"], self.info["mode"])}
             if (self.info["mode"], body["mode"]) not in allowed:
                 from fastapi.responses import JSONResponse
 
@@ -138,6 +161,10 @@ class FakeElement:
         self.server = UvicornThread(app)
         self.url = self.server.url
         self.info["api_url"] = self.url
+
+    def set_peers(self, members: list[FakeElement]) -> None:
+        assert "replication" in self.info
+        self.info["replication"]["peers"] = [{"id": m.info["member_id"], "api_url": m.url} for m in members]
 
     def __enter__(self) -> FakeElement:
         self.server.__enter__()

@@ -1,7 +1,7 @@
 """Матрица ролей × эндпоинтов: обходит ``app.routes``, поэтому новый эндпоинт проверяется автоматически.
 
-Политика: публичны только здоровье, метрики, JWKS, выдача токенов, вход и refresh; ``/admin-auth/*`` —
-любая роль (самообслуживание); прочие GET — ADMIN и AUDITOR; всё остальное — только ADMIN.
+Политика: публичны только здоровье, метрики, JWKS, метаданные OAuth, выдача токенов, вход и refresh;
+``/admin-auth/*`` — любая роль (самообслуживание); прочие GET — ADMIN и AUDITOR; всё остальное — только ADMIN.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from .conftest import Admin
 
 PUBLIC = {
     "/health/live", "/health/ready", "/metrics", "/.well-known/jwks.json", "/api/v1/auth/token", "/api/auth/token",
-    "/api/v1/admin-auth/login", "/api/v1/admin-auth/refresh",
+    "/api/v1/admin-auth/login", "/api/v1/admin-auth/refresh", "/.well-known/oauth-authorization-server",
 }
 SELF_SERVICE_PREFIX = "/api/v1/admin-auth/"
 
@@ -59,7 +59,8 @@ async def test_every_endpoint_enforces_roles(admin: Admin) -> None:
 
 
 async def test_public_endpoints_need_no_token(admin: Admin) -> None:
-    for path in ("/health/live", "/health/ready", "/.well-known/jwks.json", "/metrics", "/openapi.json"):
+    for path in ("/health/live", "/health/ready", "/.well-known/jwks.json", "/.well-known/oauth-authorization-server",
+                 "/metrics", "/openapi.json"):
         r = await admin.client.get(path)
         assert r.status_code == 200, path
     ready = (await admin.client.get("/health/ready")).json()

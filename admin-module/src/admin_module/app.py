@@ -5,10 +5,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import redis.asyncio as aioredis
 from fastapi import APIRouter, FastAPI
 
-from artstore_common import create_service_app, make_engine, make_sessionmaker, ping, session_scope, setup_logging
+from artstore_common import (
+    ServiceName,
+    create_service_app,
+    make_engine,
+    make_redis,
+    make_sessionmaker,
+    ping,
+    service_state,
+    session_scope,
+    setup_logging,
+)
 
 from . import bootstrap
 from .accounts.endpoints import router as accounts_router
@@ -17,6 +26,7 @@ from .admin_users.endpoints import router as admin_users_router
 from .admin_users.service import LoginService
 from .audit import service as audit
 from .audit.endpoints import router as audit_router
+from .audit.events import AuditEventConsumer
 from .auth.endpoints import router as token_router
 from .auth.service import ClientAuthenticator, Throttle, VerificationCache
 from .deps import Actor
@@ -58,27 +68,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         st.box = box = SecretBox(resolve_kek(settings.key_encryption_key, settings.environment, settings.data_dir))
         st.engine = engine = make_engine(settings.database_url)
         st.sessionmaker = maker = make_sessionmaker(engine)
-        st.redis = redis = aioredis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3)
+        st.redis = redis = make_redis(settings.redis_url, socket_timeout=5, socket_connect_timeout=3)
         metrics: AdminMetrics = st.admin_metrics
         st.keys = keys = KeyManager(settings, box, maker, metrics)
         jobs: list[LeaderJob] = []
         dispatcher: WebhookDispatcher | None = None
+        audit_events: AuditEventConsumer | None = None
         registry: Registry | None = None
         audit_buffer: audit.AuditBuffer | None = None
         try:
             await bootstrap.run(engine, maker, settings, keys)
             st.audit_buffer = audit_buffer = audit.AuditBuffer(maker)
             audit_buffer.start()
-            st.jwt_verifier = LocalKeyVerifier(maker, settings.jwt_issuer, settings.jwt_audience)
+            service_state(app).verifier = LocalKeyVerifier(maker, settings.jwt_issuer, settings.jwt_audience)
             st.authenticator = ClientAuthenticator(
                 settings,
                 Throttle(redis, settings.redis_namespace, settings.token_throttle_attempts,
                          settings.token_throttle_window_seconds),
                 VerificationCache(settings.secret_cache_seconds),
             )
-            st.logins = LoginService(settings, maker, keys, box, redis)
+            st.logins = LoginService(settings, maker, keys, box, redis, metrics)
             st.registry = registry = Registry(settings, maker, redis, keys, metrics)
             st.webhooks = dispatcher = WebhookDispatcher(settings, maker, settings.redis_url, box, metrics)
+            st.audit_events = audit_events = AuditEventConsumer(settings.redis_url, settings.redis_namespace, maker)
 
             async def rotate_step() -> None:
                 async with session_scope(maker) as session:
@@ -105,36 +117,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                             "не публикуется и вебхуки ждут")
                 return None
 
-            st.health.add("postgres", pg_check)
-            st.health.add("redis", redis_check, critical=False)
+            service_state(app).health.add("postgres", pg_check)
+            service_state(app).health.add("redis", redis_check, critical=False)
             if settings.jobs_enabled:
                 for job in jobs:
                     job.start()
                 dispatcher.start()
+                audit_events.start()
             yield
         finally:
             for job in jobs:
                 await job.stop()
             if dispatcher is not None:
                 await dispatcher.stop()
+            if audit_events is not None:
+                await audit_events.stop()
             if registry is not None:
                 await registry.aclose()
             if audit_buffer is not None:
                 await audit_buffer.stop()
-            verifier = getattr(st, "jwt_verifier", None)
+            verifier = service_state(app).verifier
             if verifier is not None:
                 await verifier.close()
             await redis.aclose()
             await engine.dispose()
 
     app = create_service_app(
-        service="admin-module", version=VERSION, title="ArtStore Admin",
+        service=ServiceName.ADMIN, version=VERSION, title="ArtStore Admin",
         description="Токены и ключи, сервисные аккаунты, пользователи admin-ui, реестр элементов хранения, "
                     "вебхуки и журнал аудита.",
-        lifespan=lifespan, cors_origins=settings.cors_origins, openapi_tags=TAGS,
+        lifespan=lifespan, cors_origins=settings.cors_origins, issuer=settings.jwt_issuer, openapi_tags=TAGS,
     )
     app.state.settings = settings
-    app.state.admin_metrics = AdminMetrics(app.state.metrics_registry)
+    app.state.admin_metrics = AdminMetrics(service_state(app).registry)
     api = APIRouter(prefix="/api/v1")
     for router in (admin_auth_router, accounts_router, webhooks_router, admin_users_router, elements_router,
                    keys_router, audit_router):

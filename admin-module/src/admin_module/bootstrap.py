@@ -9,10 +9,10 @@ import logging
 import secrets
 import sys
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from artstore_common import Role, lock_key, session_scope
+from artstore_common import Role, advisory_lock, session_scope
 
 from . import migrate
 from .accounts import repository as accounts_repo
@@ -87,17 +87,10 @@ async def run(engine: AsyncEngine, maker: async_sessionmaker[AsyncSession], sett
               keys: KeyManager) -> None:
     async with engine.connect() as conn:
         await migrate.upgrade(conn)
-    key = lock_key(migrate.BOOTSTRAP_LOCK)
-    async with engine.connect() as lock_conn:
-        await lock_conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
-        await lock_conn.commit()
-        try:
-            async with session_scope(maker) as session:
-                await keys.ensure_keys(session)
-                lines = await _seed_account(session, settings)
-                lines += await _seed_admin(session, settings)
-            if lines:
-                _announce(["ArtStore admin-module: начальные учётные данные", *lines])
-        finally:
-            await lock_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-            await lock_conn.commit()
+    async with advisory_lock(engine, migrate.BOOTSTRAP_LOCK, wait=True):
+        async with session_scope(maker) as session:
+            await keys.ensure_keys(session)
+            lines = await _seed_account(session, settings)
+            lines += await _seed_admin(session, settings)
+        if lines:
+            _announce(["ArtStore admin-module: начальные учётные данные", *lines])

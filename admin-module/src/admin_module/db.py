@@ -18,7 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 TS = DateTime(timezone=True)
 
@@ -116,6 +116,30 @@ class StorageElement(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     registered_at: Mapped[datetime] = mapped_column(TS)
     updated_at: Mapped[datetime] = mapped_column(TS)
+    # Члены реплицированного элемента (docs/replication.md); у автономного список пуст. selectin: сессии
+    # асинхронные, ленивой подгрузки в них нет — члены приходят вместе с элементом.
+    members: Mapped[list[StorageElementMember]] = relationship(
+        back_populates="element", lazy="selectin", cascade="all, delete-orphan",
+        order_by="StorageElementMember.position")
+
+
+class StorageElementMember(Base):
+    __tablename__ = "storage_element_members"
+
+    element_id: Mapped[str] = mapped_column(ForeignKey("storage_elements.id", ondelete="CASCADE"), index=True)
+    # id члена уникален во всём флоте: он же ключ предохранителя и метка метрик члена
+    member_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # порядок из replication.peers: адрес первого члена — api_url логического элемента
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    api_url: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16), default="offline")
+    info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    last_seen_at: Mapped[datetime | None] = mapped_column(TS)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    registered_at: Mapped[datetime] = mapped_column(TS)
+    updated_at: Mapped[datetime] = mapped_column(TS)
+
+    element: Mapped[StorageElement] = relationship(back_populates="members")
 
 
 class Webhook(Base):
@@ -157,6 +181,10 @@ class WebhookDelivery(Base):
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
+    __table_args__ = (
+        # фильтр журнала по файлу (target_type='file', target_id=file_id) — без полного прохода журнала
+        Index("ix_audit_log_target", "target_type", "target_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     occurred_at: Mapped[datetime] = mapped_column(TS, index=True)
@@ -171,3 +199,6 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # id события потока {ns}:events, из которого запись сделана (файловые операции других сервисов):
+    # повторная доставка того же события (at-least-once) не даёт второй строки
+    event_id: Mapped[str | None] = mapped_column(String(64), unique=True)

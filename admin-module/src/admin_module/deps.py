@@ -21,11 +21,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 def get_settings_dep(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def get_maker(request: Request) -> async_sessionmaker[AsyncSession]:
-    return request.app.state.sessionmaker
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    return maker
 
 
 # scope="function": коммит до отправки ответа — клиент не получит 201 за несохранённое изменение,

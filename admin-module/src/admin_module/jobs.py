@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from artstore_common import lock_key
+from artstore_common import try_lock, unlock
 
 _log = logging.getLogger("admin_module.jobs")
 
@@ -30,14 +30,9 @@ class LeaderJob:
         self.is_leader = False
         self.runs = 0
         self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"job:{self.name}")
-
-    def wake(self) -> None:
-        """Внеочередной шаг (например, после регистрации элемента) — если мы лидер."""
-        self._wake.set()
 
     async def stop(self) -> None:
         # Отмену повторяем, пока задача не завершится: отмена, пришедшая в момент завершения ожидания,
@@ -48,20 +43,13 @@ class LeaderJob:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
                 await asyncio.wait_for(asyncio.shield(task), 1.0)
 
-    async def _sleep(self, seconds: float) -> None:
-        # asyncio.timeout, а не wait_for: у wait_for в 3.11 отмена внешней задачи может быть проглочена
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._wake.wait()
-        self._wake.clear()
-
     async def _run(self) -> None:
-        key = lock_key(f"admin-module:job:{self.name}")
+        name = f"admin-module:job:{self.name}"
         while True:
             conn: AsyncConnection | None = None
             try:
                 conn = await self.engine.connect()
-                got = bool((await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})).scalar())
+                got = await try_lock(conn, name)
                 await conn.commit()
                 if not got:
                     await conn.close()
@@ -78,7 +66,7 @@ class LeaderJob:
                         raise
                     except Exception:
                         _log.exception("задача %s: шаг упал", self.name)
-                    await self._sleep(self.interval())
+                    await asyncio.sleep(self.interval())
                     # соединение с замком живо? иначе замок уже мог взять другой
                     await conn.execute(text("SELECT 1"))
                     await conn.commit()
@@ -91,12 +79,12 @@ class LeaderJob:
                 self.is_leader = False
                 if conn is not None:
                     # соединение вернётся в пул: замок надо снять явно, иначе он переживёт задачу
-                    await asyncio.shield(self._release(conn, key))
+                    await asyncio.shield(self._release(conn, name))
 
     @staticmethod
-    async def _release(conn: AsyncConnection, key: int) -> None:
+    async def _release(conn: AsyncConnection, name: str) -> None:
         with contextlib.suppress(Exception):
-            await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            await unlock(conn, name)
             await conn.commit()
         with contextlib.suppress(Exception):
             await conn.close()

@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from artstore_common import (
+    AUTH_GUESSING_OUTCOMES,
+    EVENT_TYPES,
+    AuthMethod,
+    Outcome,
+    TokenGrant,
+    WebhookOutcome,
+    init_series,
+)
+
 
 class AdminMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
@@ -19,3 +29,8 @@ class AdminMetrics:
             "artstore_jwt_signing_key_age_seconds", "Возраст активного ключа подписи", registry=registry)
         self.snapshot_publications = Counter(
             "artstore_discovery_publications_total", "Публикации снимка discovery", ["outcome"], registry=registry)
+        # нулевые ряды для того, на что смотрят алерты (AuthFailuresSpike, WebhookDeliveryFailures)
+        init_series(self.auth_attempts, AuthMethod, AUTH_GUESSING_OUTCOMES)
+        init_series(self.webhook_deliveries, sorted(EVENT_TYPES), WebhookOutcome)
+        init_series(self.tokens_issued, TokenGrant)
+        init_series(self.snapshot_publications, Outcome)

@@ -12,6 +12,8 @@ from pathlib import Path
 import bcrypt
 from cryptography.fernet import Fernet, InvalidToken
 
+from artstore_common import atomic_write
+
 _log = logging.getLogger("admin_module.security")
 
 
@@ -44,11 +46,14 @@ def resolve_kek(configured: str, environment: str, data_dir: Path) -> str:
     path = data_dir / "admin-kek.txt"
     if path.is_file():
         value = path.read_text(encoding="utf-8").strip()
+        if not value:
+            # новый ключ здесь тихо сделал бы нечитаемыми все секреты, зашифрованные прежним
+            raise RuntimeError(f"{path} пуст (сбой питания до записи на диск?): восстановите его из резервной "
+                               "копии или задайте ADMIN_KEY_ENCRYPTION_KEY")
     else:
-        data_dir.mkdir(parents=True, exist_ok=True)
         value = secrets.token_urlsafe(32)
-        path.write_text(value + "\n", encoding="utf-8")
-        path.chmod(0o600)
+        # без fsync после сбоя питания файл мог вернуться пустым — вместе с ключом всех секретов в БД
+        atomic_write(path, (value + "\n").encode())
     _log.warning("ADMIN_KEY_ENCRYPTION_KEY не задан: development-ключ из %s; в production задайте его явно", path)
     return value
 

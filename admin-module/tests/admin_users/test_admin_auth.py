@@ -10,7 +10,7 @@ import pyotp
 from sqlalchemy import text
 
 from admin_module.settings import Settings
-from artstore_common import session_scope
+from artstore_common import AuthMethod, AuthOutcome, session_scope
 
 from ..conftest import INITIAL_ADMIN_PASSWORD, Admin, running
 
@@ -131,6 +131,25 @@ async def test_lockout_after_five_failures(make_settings: Callable[..., Settings
         audit = (await a.client.get("/api/v1/audit", params={"action": "auth.login", "outcome": "failure"},
                                     headers=auth)).json()
         assert audit["total"] == 6
+
+
+async def test_login_and_refresh_attempts_are_counted(make_settings: Callable[..., Settings]) -> None:
+    """Вход admin-ui виден алерту AuthFailuresSpike: раньше его попытки не считались вовсе."""
+    async with running(make_settings(lockout_threshold=3, lockout_minutes=15)) as a:
+        body = await _login(a)
+        for _ in range(4):  # третья неудача блокирует вход, четвёртая — отказ ограничителя
+            await a.client.post("/api/v1/admin-auth/login", json={"username": "ghost-user", "password": "bad-pass"})
+        r = await a.client.post("/api/v1/admin-auth/refresh", json={"refresh_token": "not-a-token"})
+        assert r.status_code == 401
+        r = await a.client.post("/api/v1/admin-auth/refresh", json={"refresh_token": body["refresh_token"]})
+        assert r.status_code == 200
+        metrics = (await a.client.get("/metrics")).text
+    for method, outcome, count in (
+        (AuthMethod.PASSWORD, AuthOutcome.SUCCESS, 1), (AuthMethod.PASSWORD, AuthOutcome.BAD_CREDENTIALS, 3),
+        (AuthMethod.PASSWORD, AuthOutcome.THROTTLED, 1), (AuthMethod.REFRESH, AuthOutcome.BAD_CREDENTIALS, 1),
+        (AuthMethod.REFRESH, AuthOutcome.SUCCESS, 1),
+    ):
+        assert f'artstore_auth_attempts_total{{method="{method}",outcome="{outcome}"}} {count:.1f}' in metrics
 
 
 async def test_admin_users_crud(admin: Admin, auth: dict[str, str]) -> None:

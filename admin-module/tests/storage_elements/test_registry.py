@@ -9,7 +9,7 @@ from collections.abc import Callable
 import redis.asyncio as aioredis
 
 from admin_module.settings import Settings
-from artstore_common import DiscoveryClient, discovery_key
+from artstore_common import DiscoveryClient, discovery_key, service_state
 
 from ..conftest import Admin, FakeElement, running
 
@@ -22,11 +22,15 @@ async def test_discover_register_snapshot_and_delete(admin: Admin, auth: dict[st
     # /info элемента требует токен: admin шлёт свой, действительный для JWKS, но лишь роли READONLY —
     # адрес для discover вводит человек, и ADMIN-токен туда уходить не должен
     header = fake_element.info_auth_headers[-1]
-    principal = await admin.app.state.jwt_verifier.verify(header.removeprefix("Bearer "))
+    principal = await service_state(admin.app).token_verifier().verify(header.removeprefix("Bearer "))
     assert principal.role.value == "READONLY" and principal.subject == "admin-module"
     assert principal.claims["exp"] - principal.claims["iat"] <= 300
     r = await c.post("/api/v1/storage-elements/discover", json={"api_url": "http://127.0.0.1:9"}, headers=auth)
     assert r.status_code == 502 and r.json()["code"] == "element_unreachable"
+    # логин:пароль в адресе — 422 с причиной, а не 500 от HTTP-клиента (нашёл фаззер tests/e2e/test_fuzz.py)
+    for path in ("/api/v1/storage-elements/discover", "/api/v1/storage-elements"):
+        r = await c.post(path, json={"api_url": "http://u:p@127.0.0.1:9"}, headers=auth)
+        assert r.status_code == 422 and "логина и пароля" in r.text, r.text
 
     r = await c.post("/api/v1/storage-elements", json={"api_url": fake_element.url, "priority": 50}, headers=auth)
     assert r.status_code == 201, r.text
@@ -89,7 +93,7 @@ async def test_mode_and_maintenance_proxies(admin: Admin, auth: dict[str, str], 
     assert r.json()["mode"] == "ro" and r.json()["previous_mode"] == "rw"
     # элемент получил сервисный токен admin с ролью ADMIN, проверяемый тем же JWKS
     header = fake_element.auth_headers[-1]
-    principal = await admin.app.state.jwt_verifier.verify(header.removeprefix("Bearer "))
+    principal = await service_state(admin.app).token_verifier().verify(header.removeprefix("Bearer "))
     assert principal.role.value == "ADMIN"
 
     r = await c.post("/api/v1/storage-elements/se-test-01/mode", json={"mode": "rw"}, headers=auth)

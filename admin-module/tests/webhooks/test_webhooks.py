@@ -15,9 +15,11 @@ import pytest
 import redis.asyncio as aioredis
 
 from admin_module.settings import Settings
-from artstore_common import EventPublisher
+from artstore_common import EventActor, EventPublisher
 
 from ..conftest import running
+
+SYSTEM = EventActor.system("test")
 
 
 class Receiver:
@@ -91,9 +93,10 @@ async def test_signed_delivery_with_retry(make_settings: Callable[..., Settings]
         redis = aioredis.from_url(redis_url)
         events = EventPublisher(redis, redis_namespace)
         uploaded = await events.emit("file_uploaded", {"file_id": "f-1", "storage_element_id": "se-01",
-                                                       "owner_id": owner["id"], "original_filename": "отчёт.pdf"})
+                                                       "owner_id": owner["id"], "original_filename": "отчёт.pdf"},
+                                     actor=SYSTEM)
         await events.emit("file_deleted", {"file_id": "f-2", "storage_element_id": "se-01",
-                                           "owner_id": other["id"], "original_filename": "x"})
+                                           "owner_id": other["id"], "original_filename": "x"}, actor=SYSTEM)
         await redis.aclose()
 
         await _wait(lambda: len(receiver.on("/owner")) >= 2 and len(receiver.on("/admin")) >= 1)
@@ -152,14 +155,14 @@ async def test_stale_pending_event_is_claimed(make_settings: Callable[..., Setti
         try:
             await EventPublisher(redis, redis_namespace).emit(
                 "restore_failed", {"file_id": "f-9", "storage_element_id": "se-01", "owner_id": "u-1",
-                                   "original_filename": "a", "reason": "tape"})
+                                   "original_filename": "a", "reason": "tape"}, actor=SYSTEM)
             stream = events_stream(redis_namespace)
             got = await redis.xreadgroup(GROUP, "dead-replica", {stream: ">"}, count=10)
             assert got and len(got[0][1]) == 1
             rescuer = WebhookDispatcher(st.settings, st.sessionmaker, redis_url, st.box, st.admin_metrics)
             rescuer.claim_idle_ms = 50
             await asyncio.sleep(0.1)
-            await rescuer._claim_stale()
+            await rescuer.claim_stale()
             assert await rescuer.deliver_due() == 1
             await rescuer.stop()
             assert len(receiver.on("/admin")) == 1
@@ -196,13 +199,13 @@ async def test_batch_of_events_enqueues_deliveries_in_chunks(make_settings: Call
             publisher = EventPublisher(redis, redis_namespace)
             for n in range(3):
                 await publisher.emit("file_uploaded", {"file_id": f"f-{n}", "storage_element_id": "se-01",
-                                                       "owner_id": owner["id"], "original_filename": "a"})
+                                                       "owner_id": owner["id"], "original_filename": "a"}, actor=SYSTEM)
             from admin_module.webhooks.service import WebhookDispatcher
 
             worker = WebhookDispatcher(st.settings, st.sessionmaker, redis_url, st.box, st.admin_metrics)
             await worker.ensure_group()
             entries = await redis.xrange(f"{redis_namespace}:events")
-            await worker._handle_batch(entries)
+            await worker.handle_messages(entries)
             delivered = 0
             for _ in range(10):
                 delivered += await worker.deliver_due(limit=50)

@@ -36,7 +36,8 @@ def _ip(request: Request) -> str | None:
 
 
 def _logins(request: Request) -> service.LoginService:
-    return request.app.state.logins
+    logins: service.LoginService = request.app.state.logins
+    return logins
 
 
 @auth_router.post("/login", response_model=LoginResponse, summary="Вход по паролю (+ totp_code, если включён)")

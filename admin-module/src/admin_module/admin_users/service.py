@@ -15,12 +15,13 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from artstore_common import Principal, ProblemError, Role, session_scope
+from artstore_common import AuthMethod, AuthOutcome, Principal, ProblemError, Role, TokenGrant, session_scope
 
 from ..audit import service as audit
 from ..db import AdminUser, RefreshToken
 from ..deps import PWD_CHANGE_CLAIM, Actor
 from ..keys.service import KeyManager
+from ..metrics import AdminMetrics
 from ..security import SecretBox, check_secret, hash_secret, sha256_hex
 from ..settings import Settings
 from . import repository
@@ -163,10 +164,25 @@ class PhantomLockout:
         return True
 
 
+# Причина отказа в аудите подробнее, чем метка метрики: выдуманное имя и неверный пароль для
+# Prometheus одно и то же (подбор), а блокировка входа — тот же отказ ограничителя, что и у токенов.
+_LOGIN_OUTCOME = {
+    "unknown_user": AuthOutcome.BAD_CREDENTIALS, "bad_password": AuthOutcome.BAD_CREDENTIALS,
+    "unknown_user_locked": AuthOutcome.THROTTLED, "locked": AuthOutcome.THROTTLED,
+    "disabled": AuthOutcome.SUSPENDED, "totp_required": AuthOutcome.TOTP_REQUIRED,
+    "invalid_totp": AuthOutcome.INVALID_TOTP,
+}
+_REFRESH_OUTCOME = {
+    "unknown": AuthOutcome.BAD_CREDENTIALS, "reused": AuthOutcome.REUSED, "expired": AuthOutcome.EXPIRED,
+    "disabled": AuthOutcome.SUSPENDED,
+}
+
+
 class LoginService:
     def __init__(self, settings: Settings, maker: async_sessionmaker[AsyncSession], keys: KeyManager,
-                 box: SecretBox, redis: aioredis.Redis) -> None:
+                 box: SecretBox, redis: aioredis.Redis, metrics: AdminMetrics) -> None:
         self.settings = settings
+        self.metrics = metrics
         self.maker = maker
         self.keys = keys
         self.box = box
@@ -183,8 +199,8 @@ class LoginService:
             # только на /admin-auth/me и /admin-auth/change-password (deps.FullPrincipal), а жизнь токена короткая.
             extra[PWD_CHANGE_CLAIM] = True
             ttl = self.settings.password_change_token_ttl_seconds
-        token, ttl = await self.keys.issue(subject=user.id, role=user.role, name=user.username, grant="password",
-                                           extra=extra, ttl=ttl)
+        token, ttl = await self.keys.issue(subject=user.id, role=user.role, name=user.username,
+                                           grant=TokenGrant.PASSWORD, extra=extra, ttl=ttl)
         raw = secrets.token_urlsafe(48)
         now = _now()
         repository.add(session, RefreshToken(
@@ -242,6 +258,8 @@ class LoginService:
                                target_id=user.id if user else None,
                                outcome="success" if error is None else "failure",
                                details={"reason": reason} if reason else {})
+        outcome = AuthOutcome.SUCCESS if reason is None else _LOGIN_OUTCOME[reason]
+        self.metrics.auth_attempts.labels(AuthMethod.PASSWORD, outcome).inc()
         if error is not None:
             raise error
         assert result is not None
@@ -301,6 +319,8 @@ class LoginService:
                 result = await self._issue(session, user)
                 await audit.record(session, Actor("user", user.id, user.username, ip), "auth.refresh",
                                    target_type="admin_user", target_id=user.id)
+        outcome = AuthOutcome.SUCCESS if reason is None else _REFRESH_OUTCOME[reason]
+        self.metrics.auth_attempts.labels(AuthMethod.REFRESH, outcome).inc()
         if error is not None:
             raise error
         assert result is not None

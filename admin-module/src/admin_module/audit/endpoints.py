@@ -22,12 +22,14 @@ async def list_audit(
     action: Annotated[str | None, Query(description="Действие; * — любой хвост, напр. auth.*")] = None,
     actor: Annotated[str | None, Query(description="id или имя действующего лица")] = None,
     target_type: str | None = None, target_id: str | None = None,
+    file_id: Annotated[str | None, Query(
+        max_length=200, description="id файла: загрузка, удаление, перенос и прочие операции с ним")] = None,
     outcome: Annotated[str | None, Query(pattern="^(success|failure)$")] = None,
     since: datetime | None = None, until: datetime | None = None,
 ) -> Page[AuditEntryOut]:
     rows, total = await repository.page(
         session, limit=page.limit, offset=page.offset, action=action, actor=actor, target_type=target_type,
-        target_id=target_id, outcome=outcome, since=since, until=until,
+        target_id=target_id, outcome=outcome, since=since, until=until, file_id=file_id,
     )
     return Page(items=[AuditEntryOut.model_validate(r, from_attributes=True) for r in rows], total=total,
                 limit=page.limit, offset=page.offset)

@@ -8,17 +8,19 @@ from datetime import datetime
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from artstore_common import lock_key
+from artstore_common import xact_lock
 
 from ..db import AuditEntry
 
-AUDIT_LOCK = lock_key("admin-module:audit-chain")
+AUDIT_LOCK = "admin-module:audit-chain"
 GENESIS = "0" * 64
+# target_type записей о файловых операциях (из потока событий): по нему фильтр ``file_id``
+FILE_TARGET = "file"
 
 
 async def lock_chain(session: AsyncSession) -> None:
     # Транзакционный замок: цепочка линейна при любом числе реплик, освобождается коммитом.
-    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK})
+    await xact_lock(session, AUDIT_LOCK)
 
 
 async def last_hash(session: AsyncSession) -> str:
@@ -31,15 +33,22 @@ async def next_ids(session: AsyncSession, n: int) -> list[int]:
     return sorted(int(v) for v in (await session.execute(q, {"n": n})).scalars().all())
 
 
+async def existing_event_ids(session: AsyncSession, event_ids: list[str]) -> set[str]:
+    q = select(AuditEntry.event_id).where(AuditEntry.event_id.in_(event_ids))
+    return {str(v) for v in (await session.execute(q)).scalars().all()}
+
+
 def add(session: AsyncSession, entry: AuditEntry) -> None:
     session.add(entry)
 
 
 def _filtered(
     *, action: str | None, actor: str | None, target_type: str | None, target_id: str | None,
-    outcome: str | None, since: datetime | None, until: datetime | None,
+    outcome: str | None, since: datetime | None, until: datetime | None, file_id: str | None = None,
 ) -> Select[AuditEntry]:
     q = select(AuditEntry)
+    if file_id:
+        q = q.where(AuditEntry.target_type == FILE_TARGET, AuditEntry.target_id == file_id)
     if action:
         q = q.where(AuditEntry.action.like(action.replace("*", "%")))
     if actor:

@@ -22,6 +22,7 @@ class AuditEntryOut(BaseModel):
     details: dict[str, Any]
     prev_hash: str
     hash: str
+    event_id: str | None = None
 
 
 class AuditVerifyOut(BaseModel):

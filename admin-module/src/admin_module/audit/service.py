@@ -36,6 +36,9 @@ def canonical(entry: AuditEntry) -> str:
         "outcome": entry.outcome,
         "details": entry.details,
     }
+    # id события — только у записей из потока событий; у прежних строк ключа нет, их хэши не меняются
+    if entry.event_id is not None:
+        body["event_id"] = entry.event_id
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
@@ -52,13 +55,31 @@ class PendingEntry:
     target_id: str | None = None
     outcome: str = "success"
     details: dict[str, Any] = field(default_factory=dict)
+    event_id: str | None = None
 
 
 async def record_many(session: AsyncSession, items: list[PendingEntry]) -> None:
-    """Дописывает записи в цепочку: замок, последний хэш и id — один раз на пачку."""
+    """Дописывает записи в цепочку: замок, последний хэш и id — один раз на пачку.
+
+    Запись с ``event_id``, который уже есть в журнале (событие доставлено повторно), пропускается: проверка
+    идёт под замком цепочки, поэтому две реплики не запишут одно событие дважды.
+    """
     if not items:
         return
     await repository.lock_chain(session)
+    event_ids = [i.event_id for i in items if i.event_id is not None]
+    if event_ids:
+        seen = await repository.existing_event_ids(session, event_ids)
+        unique: list[PendingEntry] = []
+        for item in items:
+            if item.event_id is not None:
+                if item.event_id in seen:
+                    continue
+                seen.add(item.event_id)
+            unique.append(item)
+        items = unique
+        if not items:
+            return
     prev = await repository.last_hash(session)
     ids = await repository.next_ids(session, len(items))
     for entry_id, item in zip(ids, items, strict=True):
@@ -69,7 +90,7 @@ async def record_many(session: AsyncSession, items: list[PendingEntry]) -> None:
             actor_type=item.actor.type, actor_id=item.actor.id, actor_name=item.actor.name, ip=item.actor.ip,
             action=item.action, target_type=item.target_type, target_id=item.target_id, outcome=item.outcome,
             details=json.loads(json.dumps(item.details, default=str)),
-            prev_hash=prev,
+            prev_hash=prev, event_id=item.event_id,
         )
         entry.hash = compute_hash(prev, entry)
         prev = entry.hash

@@ -17,6 +17,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from artstore_common import AuthOutcome
+
 from ..accounts import repository as accounts
 from ..db import ServiceAccount
 from ..security import check_secret, hash_secret
@@ -31,7 +33,7 @@ class ClientAuthFailure(Exception):
 
     error: str
     description: str
-    reason: str
+    reason: AuthOutcome
     status: int = 401
     retry_after: int | None = None
 
@@ -121,7 +123,7 @@ class ClientAuthenticator:
         retry = await self.throttle.retry_after("client", client_id, ip)
         if retry is not None:
             raise ClientAuthFailure("slow_down", f"слишком много неудачных попыток; повторите через {retry} с",
-                                    "throttled", status=429, retry_after=retry)
+                                    AuthOutcome.THROTTLED, status=429, retry_after=retry)
         ok = False
         if account is not None:
             if await asyncio.to_thread(check_secret, secret, account.secret_hash):
@@ -132,18 +134,19 @@ class ClientAuthenticator:
             await asyncio.to_thread(check_secret, secret, _dummy_hash(self.settings.bcrypt_rounds))
         if account is None or not ok:
             await self.throttle.failure("client", client_id, ip)
-            raise ClientAuthFailure("invalid_client", "неверный client_id или client_secret", "bad_credentials")
+            raise ClientAuthFailure("invalid_client", "неверный client_id или client_secret",
+                                    AuthOutcome.BAD_CREDENTIALS)
         await self.throttle.success("client", client_id, ip)
         return self._usable(account)
 
     @staticmethod
     def _usable(account: ServiceAccount) -> ServiceAccount:
         if account.status != "active":
-            raise ClientAuthFailure("invalid_client", "сервисный аккаунт приостановлен", "suspended")
+            raise ClientAuthFailure("invalid_client", "сервисный аккаунт приостановлен", AuthOutcome.SUSPENDED)
         if account.secret_expires_at is not None and account.secret_expires_at <= datetime.now(UTC):
             raise ClientAuthFailure(
                 "invalid_client", "срок действия секрета истёк; администратор должен выпустить новый (rotate-secret)",
-                "secret_expired")
+                AuthOutcome.SECRET_EXPIRED)
         return account
 
 

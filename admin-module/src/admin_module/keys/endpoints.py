@@ -17,7 +17,8 @@ jwks_router = APIRouter(tags=["jwks"])
 
 
 def _keys(request: Request) -> KeyManager:
-    return request.app.state.keys
+    keys: KeyManager = request.app.state.keys
+    return keys
 
 
 @jwks_router.get("/.well-known/jwks.json", summary="Публичные ключи подписи (JWKS)")

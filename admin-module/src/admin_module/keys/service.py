@@ -17,12 +17,12 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from artstore_common import JWKSVerifier, lock_key, session_scope
+from artstore_common import JWKSVerifier, Role, TokenGrant, session_scope, xact_lock
 
+from ..auth.scopes import scope_string
 from ..db import JwtKey
 from ..metrics import AdminMetrics
 from ..security import SecretBox
@@ -31,11 +31,19 @@ from . import repository
 
 _log = logging.getLogger("admin_module.keys")
 ALGORITHM = "RS256"
-KEYS_LOCK = lock_key("admin-module:jwt-keys")
+KEYS_LOCK = "admin-module:jwt-keys"
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def published_jwk(jwk: dict[str, Any]) -> dict[str, Any]:
+    """Ключ для JWKS: ``use: sig`` без ``key_ops`` — вместе их ставить не следует (RFC 7517 §4.3).
+
+    PyJWT кладёт ``key_ops``, и ключи, созданные до этого правила, хранят его в БД: убирается при отдаче.
+    """
+    return {k: v for k, v in jwk.items() if k != "key_ops"}
 
 
 def new_key(box: SecretBox, status: str, key_size: int) -> JwtKey:
@@ -44,7 +52,7 @@ def new_key(box: SecretBox, status: str, key_size: int) -> JwtKey:
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    jwk = json.loads(RSAAlgorithm.to_jwk(private.public_key()))
+    jwk = published_jwk(json.loads(RSAAlgorithm.to_jwk(private.public_key())))
     jwk.update({"kid": kid, "alg": ALGORITHM, "use": "sig"})
     now = _now()
     return JwtKey(kid=kid, status=status, algorithm=ALGORITHM, private_key_enc=box.encrypt(pem), public_jwk=jwk,
@@ -83,7 +91,7 @@ class KeyManager:
         self._signing = (time.monotonic() + 5.0, key.kid, private, key.activated_at or key.created_at)
         return key.kid, private
 
-    async def issue(self, *, subject: str, role: str, name: str, grant: str, client_id: str | None = None,
+    async def issue(self, *, subject: str, role: str, name: str, grant: TokenGrant, client_id: str | None = None,
                     extra: dict[str, Any] | None = None, ttl: int | None = None) -> tuple[str, int]:
         kid, private = await self._signing_key()
         now = int(time.time())
@@ -91,7 +99,8 @@ class KeyManager:
         ttl = min(ttl, self.settings.token_ttl_seconds) if ttl else self.settings.token_ttl_seconds
         claims: dict[str, Any] = {
             "iss": self.settings.jwt_issuer, "aud": self.settings.jwt_audience, "sub": subject, "role": role,
-            "name": name, "jti": uuid.uuid4().hex, "iat": now, "nbf": now, "exp": now + ttl,
+            "scope": scope_string(Role(role)), "name": name, "jti": uuid.uuid4().hex, "iat": now, "nbf": now,
+            "exp": now + ttl,
         }
         if client_id is not None:
             claims["client_id"] = client_id
@@ -103,13 +112,13 @@ class KeyManager:
     async def jwks(self) -> dict[str, Any]:
         async with session_scope(self.maker) as session:
             keys = await repository.all_keys(session)
-        return {"keys": [k.public_jwk for k in keys]}
+        return {"keys": [published_jwk(k.public_jwk) for k in keys]}
 
     # --- ротация ------------------------------------------------------------------------------------
     async def ensure_keys(self, session: AsyncSession) -> None:
         """Есть активный и следующий ключ (первый запуск или ключи удалили)."""
         # Ручная ротация и задача на другой реплике не должны ротировать одновременно.
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": KEYS_LOCK})
+        await xact_lock(session, KEYS_LOCK)
         if await repository.active(session) is None:
             pending = await repository.by_status(session, "next")
             if pending:

@@ -1,15 +1,6 @@
-"""Окружение Alembic: соединение передаёт код (admin_module.migrate), файла alembic.ini нет."""
-
-from __future__ import annotations
-
-from alembic import context
+"""Окружение Alembic admin-module: соединение передаёт код (admin_module.migrate), файла alembic.ini нет."""
 
 from admin_module.db import Base
+from artstore_common import run_env
 
-connection = context.config.attributes.get("connection")
-if connection is None:
-    raise RuntimeError("миграции admin-module запускаются из кода: admin_module.migrate.upgrade()")
-
-context.configure(connection=connection, target_metadata=Base.metadata, compare_type=True)
-with context.begin_transaction():
-    context.run_migrations()
+run_env(Base.metadata)

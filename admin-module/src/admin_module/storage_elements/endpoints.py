@@ -7,13 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 
-from artstore_common import ProblemError
+from artstore_common import ACTOR_HEADER, EventActor, ProblemError
 
 from ..audit import service as audit
-from ..db import StorageElement
+from ..db import StorageElement, StorageElementMember
 from ..deps import AdminActor, ReaderPrincipal, SessionDep
 from ..pagination import Page, PageDep
-from . import repository
+from . import replication, repository
 from .schemas import (
     DiscoverRequest,
     ElementOut,
@@ -24,13 +24,14 @@ from .schemas import (
     Status,
     SummaryOut,
 )
-from .service import Registry, summary, to_out
+from .service import Registry, fan_out_failure, summary, to_out
 
 router = APIRouter(prefix="/storage-elements", tags=["storage-elements"])
 
 
 def _registry(request: Request) -> Registry:
-    return request.app.state.registry
+    registry: Registry = request.app.state.registry
+    return registry
 
 
 async def _get(session: SessionDep, element_id: str) -> StorageElement:
@@ -68,24 +69,54 @@ async def discover(body: DiscoverRequest, _: AdminActor, request: Request) -> di
 @router.post("/", response_model=ElementOut, status_code=201, include_in_schema=False)
 async def register(
     body: RegisterRequest, actor: AdminActor, session: SessionDep, request: Request, background: BackgroundTasks,
+    response: Response,
 ) -> ElementOut:
+    """Автономный элемент или член реплицированного: тогда заводится весь логический элемент со всеми членами
+    из replication.peers; повторная регистрация другого (или того же) члена дополняет список членов — 200."""
     registry = _registry(request)
-    info = await registry.fetch_info(body.api_url)
+    url = body.api_url.rstrip("/")
+    info = await registry.fetch_info(url)
     element_id = str(info["id"])
-    if await repository.get(session, element_id) is not None:
+    ident = replication.identity(info, url)
+    element = await repository.get(session, element_id)
+    if element is not None and ident is None:
         raise ProblemError(409, "storage_element_exists", f"элемент {element_id} уже зарегистрирован")
     now = datetime.now(UTC)
-    element = StorageElement(
-        id=element_id, name=body.name or str(info.get("name") or element_id), api_url=body.api_url.rstrip("/"),
-        priority=body.priority if body.priority is not None else int(info.get("priority") or 100),
-        status="offline", registered_at=now, updated_at=now,
-    )
-    registry.apply_info(element, info, now)
-    repository.add(session, element)
-    await audit.record(session, actor, "storage_element.register", target_type="storage_element",
-                       target_id=element_id, details={"api_url": element.api_url, "name": element.name})
+    created = element is None
+    if element is None:
+        element = StorageElement(
+            id=element_id, name=body.name or str(info.get("name") or element_id), api_url=url,
+            priority=body.priority if body.priority is not None else int(info.get("priority") or 100),
+            status="offline", registered_at=now, updated_at=now, members=[],
+        )
+        repository.add(session, element)
+    details: dict[str, Any] = {"api_url": url, "name": element.name}
+    if ident is None:
+        registry.apply_info(element, info, now)
+    else:
+        await _claim_members(session, element_id, ident)
+        details["members"] = [p.id for p in ident.peers]
+        details["added"] = replication.upsert_members(element, ident, url, now)
+        await registry.poll_members(element)
+    if created:
+        await audit.record(session, actor, "storage_element.register", target_type="storage_element",
+                           target_id=element_id, details=details)
+    else:
+        response.status_code = 200
+        await audit.record(session, actor, "storage_element.members", target_type="storage_element",
+                           target_id=element_id, details=details)
     _publish_after_commit(background, request)
     return to_out(element)
+
+
+async def _claim_members(session: SessionDep, element_id: str, ident: replication.Identity) -> None:
+    """id члена уникален во флоте: член чужого логического элемента — ошибка конфигурации, а не перенос."""
+    for peer in ident.peers:
+        other = await session.get(StorageElementMember, peer.id)
+        if other is not None and other.element_id != element_id:
+            raise ProblemError(409, "storage_member_exists",
+                               f"член {peer.id} уже зарегистрирован в элементе {other.element_id}; у членов разных "
+                               "элементов должны быть разные SE_MEMBER_ID")
 
 
 @router.get("/{element_id}", response_model=ElementOut, summary="Элемент хранения")
@@ -100,6 +131,10 @@ async def update_element(element_id: str, body: ElementUpdate, actor: AdminActor
     changes: dict[str, Any] = {}
     for field, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
         if field == "api_url":
+            if element.members:
+                raise ProblemError(409, "replicated_element_address",
+                                   f"у реплицированного элемента {element.id} адреса — у членов: зарегистрируйте "
+                                   "переехавшего члена по новому адресу (POST /storage-elements)")
             value = value.rstrip("/")
             info = await _registry(request).fetch_info(value)
             if str(info.get("id")) != element.id:
@@ -143,29 +178,84 @@ async def sync_element(
     return to_out(element)
 
 
+@router.delete("/{element_id}/members/{member_id}", status_code=204, summary="Убрать члена из реестра")
+async def delete_member(element_id: str, member_id: str, actor: AdminActor, session: SessionDep, request: Request,
+                        background: BackgroundTasks) -> Response:
+    """Только реестр: член, выведенный из SE_REPLICATION_PEERS остальных, больше не опрашивается."""
+    element = await _get(session, element_id)
+    member = next((m for m in element.members if m.member_id == member_id), None)
+    if member is None:
+        raise ProblemError(404, "storage_member_not_found", f"у элемента {element_id} нет члена {member_id}")
+    if len(element.members) == 1:
+        raise ProblemError(409, "last_storage_member",
+                           f"{member_id} — последний член элемента {element_id}: снимайте с регистрации весь элемент")
+    element.members.remove(member)
+    replication.renumber(element)
+    replication.aggregate(element, datetime.now(UTC))
+    await audit.record(session, actor, "storage_element.member_delete", target_type="storage_element",
+                       target_id=element_id, details={"member": member_id, "api_url": member.api_url})
+    _publish_after_commit(background, request)
+    return Response(status_code=204)
+
+
 @router.post("/{element_id}/mode", summary="Сменить режим элемента (rw→ro, ro→ar)")
 async def change_mode(element_id: str, body: ModeRequest, actor: AdminActor, session: SessionDep,
                       request: Request, background: BackgroundTasks) -> dict[str, Any]:
     element = await _get(session, element_id)
     registry = _registry(request)
     before = element.mode
+    members: list[dict[str, Any]] | None = None
+    # элемент публикует element_mode_changed от имени того, кто менял режим здесь, а не сервисного токена admin
+    on_behalf = {ACTOR_HEADER: EventActor(actor.type, actor.id, actor.name).encode()}
     try:
-        result = await registry.proxy(element, "POST", "/mode", json={"mode": body.mode})
+        if element.members:
+            # каждому члену: член в прежнем режиме после возврата в сеть принимал бы то, что остальные уже не берут
+            members = await registry.fan_out(element, "POST", "/mode", json={"mode": body.mode}, headers=on_behalf)
+            if not all(r["ok"] for r in members):
+                raise fan_out_failure(element, members, "смену режима")
+            result = next(r["result"] for r in members)
+        else:
+            result = await registry.proxy(element, "POST", "/mode", json={"mode": body.mode}, headers=on_behalf)
     except ProblemError as exc:
         await audit.record_detached(request.app.state.sessionmaker, actor, "storage_element.mode",
                                     target_type="storage_element", target_id=element.id, outcome="failure",
-                                    details={"from": before, "to": body.mode, "error": exc.code})
+                                    details={"from": before, "to": body.mode, "error": exc.code,
+                                             **_member_outcomes(members)})
+        # кто из членов успел сменить режим, реестр узнает при следующем опросе (poll_interval_seconds)
         raise
     await registry.poll_one(element)
     await audit.record(session, actor, "storage_element.mode", target_type="storage_element", target_id=element.id,
-                       details={"from": before, "to": body.mode})
+                       details={"from": before, "to": body.mode, **_member_outcomes(members)})
     _publish_after_commit(background, request)
-    return {"id": element.id, "mode": element.mode, "previous_mode": before, "element": result}
+    out: dict[str, Any] = {"id": element.id, "mode": element.mode, "previous_mode": before, "element": result}
+    if members is not None:
+        out["members"] = members
+    return out
+
+
+def _member_outcomes(results: list[dict[str, Any]] | None) -> dict[str, Any]:
+    if results is None:
+        return {}
+    return {"members": {r["id"]: "ok" if r["ok"] else r["error"]["code"] for r in results}}
+
+
+async def _maintenance(registry: Registry, element: StorageElement, method: str, path: str, what: str,
+                       **kwargs: Any) -> tuple[Any, list[dict[str, Any]] | None]:
+    """Обслуживание автономного элемента — как было; реплицированного — у каждого члена: отчёт по каждому,
+    если ответил хоть один (неполный — complete: false), иначе ошибка. → (ответ, исходы членов)."""
+    if not element.members:
+        return await registry.proxy(element, method, path, **kwargs), None
+    results = await registry.fan_out(element, method, path, **kwargs)
+    if not any(r["ok"] for r in results):
+        raise fan_out_failure(element, results, what)
+    return {"id": element.id, "complete": all(r["ok"] for r in results), "members": results}, results
 
 
 @router.get("/{element_id}/cache/consistency", summary="Проверка согласованности кэша элемента")
 async def cache_consistency(element_id: str, _: ReaderPrincipal, session: SessionDep, request: Request) -> Any:
-    return await _registry(request).proxy(await _get(session, element_id), "GET", "/cache/consistency")
+    result, _members = await _maintenance(_registry(request), await _get(session, element_id), "GET",
+                                          "/cache/consistency", "проверку кэша")
+    return result
 
 
 @router.post("/{element_id}/cache/rebuild", summary="Перестроить кэш элемента из attr.json")
@@ -174,16 +264,19 @@ async def cache_rebuild(
     mode: Annotated[str, Query(pattern="^(full|incremental)$")] = "incremental",
 ) -> Any:
     element = await _get(session, element_id)
-    result = await _registry(request).proxy(element, "POST", "/cache/rebuild", params={"mode": mode})
+    result, members = await _maintenance(_registry(request), element, "POST", "/cache/rebuild",
+                                         "перестроение кэша", params={"mode": mode})
     await audit.record(session, actor, "storage_element.cache_rebuild", target_type="storage_element",
-                       target_id=element.id, details={"mode": mode})
+                       target_id=element.id, details={"mode": mode, **_member_outcomes(members)})
     return result
 
 
 @router.post("/{element_id}/scrub", summary="Сверить данные элемента с attr.json (sha256)")
 async def scrub(element_id: str, actor: AdminActor, session: SessionDep, request: Request) -> Any:
     element = await _get(session, element_id)
-    result = await _registry(request).proxy(element, "POST", "/scrub")
+    result, members = await _maintenance(_registry(request), element, "POST", "/scrub", "scrub")
+    reports = [r["result"] for r in members if r["ok"]] if members is not None else [result]
+    corrupted = [len(r.get("corrupted", [])) for r in reports if isinstance(r, dict)]
     await audit.record(session, actor, "storage_element.scrub", target_type="storage_element", target_id=element.id,
-                       details={"corrupted": len(result.get("corrupted", [])) if isinstance(result, dict) else None})
+                       details={"corrupted": sum(corrupted) if corrupted else None, **_member_outcomes(members)})
     return result

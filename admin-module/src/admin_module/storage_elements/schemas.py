@@ -14,7 +14,7 @@ Mode = Literal["edit", "rw", "ro", "ar"]
 Status = Literal["online", "degraded", "offline"]
 
 
-def _valid_api_url(value: str | None) -> str | None:
+def valid_api_url(value: str | None) -> str | None:
     """Адрес элемента разбирается так же, как его потом разберёт HTTP-клиент: мусор — 422, а не 500."""
     if value is None:
         return None
@@ -26,6 +26,9 @@ def _valid_api_url(value: str | None) -> str | None:
         raise ValueError("нужен адрес вида http://хост:порт")
     if url.query or url.fragment:
         raise ValueError("в адресе элемента не должно быть ?query и #fragment")
+    # элемент проверяет токен admin, а логин:пароль в адресе HTTP-клиент не совмещает с заголовком Authorization
+    if url.userinfo:
+        raise ValueError("в адресе элемента не должно быть логина и пароля (user:pass@): доступ — по токену admin")
     return value.rstrip("/")
 
 
@@ -35,7 +38,7 @@ class DiscoverRequest(RequestModel):
     @field_validator("api_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        return _valid_api_url(value)
+        return valid_api_url(value)
 
 
 class RegisterRequest(DiscoverRequest):
@@ -51,11 +54,37 @@ class ElementUpdate(RequestModel):
     @field_validator("api_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        return _valid_api_url(value)
+        return valid_api_url(value)
 
 
 class ModeRequest(RequestModel):
     mode: Mode
+
+
+class MemberOut(BaseModel):
+    """Член реплицированного элемента: его собственный опрос и его /info (docs/replication.md §1)."""
+
+    id: str
+    api_url: str
+    status: str
+    mode: str | None
+    # null, пока член не в сети: отставание и недореплицированные известны только от живого члена
+    lag_seconds: float | None
+    under_replicated: int | None
+    file_count: int | None
+    free_bytes: int | None
+    version: str | None
+    last_seen_at: datetime | None
+    last_error: str | None
+
+
+class ReplicationOut(BaseModel):
+    mode: str | None
+    quorum: int | None
+    interval_s: float | None
+    # наибольшее среди членов в сети: один и тот же файл считают все члены, у которых он есть
+    under_replicated: int | None
+    members: list[MemberOut]
 
 
 class ElementOut(BaseModel):
@@ -80,6 +109,8 @@ class ElementOut(BaseModel):
     last_error: str | None
     registered_at: datetime
     updated_at: datetime
+    # только у реплицированного элемента
+    replication: ReplicationOut | None = None
 
 
 class SummaryOut(BaseModel):
@@ -92,6 +123,9 @@ class SummaryOut(BaseModel):
     free_bytes: int
     file_count: int
     expiring_soon: int
+    # реплицированных элементов и файлов, копий которых меньше, чем членов (по всем таким элементам)
+    replicated: int
+    under_replicated: int
     by_mode: dict[str, int]
     by_status: dict[str, int]
     # синонимы для admin-ui (StorageSummary)

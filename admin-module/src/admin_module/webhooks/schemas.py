@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from ..request_model import RequestModel
 
 EventType = Literal["file_uploaded", "file_deleted", "file_expiring", "file_restored", "restore_failed",
-                    "file_finalized", "file_transferred", "file_expired"]
+                    "file_finalized", "file_transferred", "file_expired", "element_mode_changed"]
 
 
 class WebhookCreate(RequestModel):

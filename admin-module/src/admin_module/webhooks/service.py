@@ -1,8 +1,8 @@
 """Доставка вебхуков: поток ``{ns}:events`` → группа ``admin-webhooks`` → строки webhook_deliveries → HTTP.
 
-Гарантия «хотя бы раз»: сообщение потока подтверждается (XACK) только после того, как доставки
-записаны в PostgreSQL; зависшие у упавшей реплики сообщения забираются XAUTOCLAIM. Дальше очередь —
-таблица: попытки с экспоненциальной задержкой, каждая записана в attempt_log.
+Гарантия «хотя бы раз» — у общего потребителя ``artstore_common.EventConsumer``: сообщение потока
+подтверждается (XACK) только после того, как доставки записаны в PostgreSQL. Дальше очередь — таблица:
+попытки с экспоненциальной задержкой, каждая записана в attempt_log.
 """
 
 from __future__ import annotations
@@ -11,19 +11,15 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import socket
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from artstore_common import ProblemError, events_stream, session_scope
+from artstore_common import EventConsumer, ProblemError, WebhookOutcome, session_scope
 
 from ..db import Webhook, WebhookDelivery
 from ..metrics import AdminMetrics
@@ -91,114 +87,37 @@ def body_of(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str).encode()
 
 
-class WebhookDispatcher:
+class WebhookDispatcher(EventConsumer):
     def __init__(self, settings: Settings, maker: async_sessionmaker[AsyncSession], redis_url: str,
                  box: SecretBox, metrics: AdminMetrics) -> None:
+        super().__init__(redis_url, settings.redis_namespace, GROUP, name="webhooks")
         self.settings = settings
         self.maker = maker
         self.box = box
         self.metrics = metrics
-        self.stream = events_stream(settings.redis_namespace)
-        self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        # отдельное соединение: XREADGROUP блокируется, ему нужен свой тайм-аут сокета
-        self.redis = aioredis.from_url(redis_url, socket_timeout=15, socket_connect_timeout=3)
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(settings.webhook_timeout_seconds, connect=3.0),
                                       follow_redirects=False, headers={"User-Agent": USER_AGENT})
         self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
-        self.block_ms = 1000
-        self.claim_idle_ms = 60_000
-        # Пауза после неполной пачки: за неё копится следующая. Разбор пачки (XREADGROUP, сессия, запрос
-        # подписчиков, XACK) стоит одинаково при 10 и при 50 событиях: при 230 загрузках/с 50 мс давали
-        # 0,54 мс CPU admin на загрузку, 250 мс — 0,21 мс (fleet-замер, bench/README, сессия 12). Первое
-        # событие после затишья не ждёт (XREADGROUP отдаёт его сразу), остальные — не дольше паузы.
-        self.batch_pause = 0.25
-        self.batch_size = 100
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._consume_loop(), name="webhooks-consumer"),
-                       asyncio.create_task(self._deliver_loop(), name="webhooks-delivery")]
+        super().start()
+        self._tasks.append(asyncio.create_task(self._deliver_loop(), name="webhooks-delivery"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await super().stop()
         await self.http.aclose()
-        with contextlib.suppress(Exception):
-            await self.redis.aclose()
 
-    async def ensure_group(self) -> None:
-        try:
-            await self.redis.xgroup_create(self.stream, GROUP, id="$", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-
-    async def _consume_loop(self) -> None:
-        last_claim = 0.0
-        group_ready = False
-        while True:
-            try:
-                if not group_ready:
-                    await self.ensure_group()
-                    group_ready = True
-                if time.monotonic() - last_claim > self.claim_idle_ms / 1000:
-                    last_claim = time.monotonic()
-                    await self._claim_stale()
-                resp: Any = await self.redis.xreadgroup(GROUP, self.consumer, {self.stream: ">"}, count=self.batch_size,
-                                                        block=self.block_ms)
-                for _stream, messages in resp or []:
-                    await self._handle_batch(messages)
-                got = sum(len(messages) for _stream, messages in resp or [])
-                if 0 < got < self.batch_size:
-                    # под нагрузкой события идут потоком, и без паузы каждая пачка — одно событие со своей
-                    # транзакцией; за паузу копится пачка. Вебхуку лишние доли секунды незаметны. Полная
-                    # пачка — значит, есть отставание: читаем дальше без паузы.
-                    await asyncio.sleep(self.batch_pause)
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
-                group_ready = False
-                _log.warning("поток событий недоступен: %s; повтор через 2 с", exc)
-                await asyncio.sleep(2)
-            except Exception:
-                _log.exception("обработка событий вебхуков упала")
-                await asyncio.sleep(2)
-
-    async def _claim_stale(self) -> None:
-        """Сообщения, которые другая (упавшая) реплика прочитала, но не подтвердила."""
-        start = "0-0"
-        while True:
-            result: Any = await self.redis.xautoclaim(self.stream, GROUP, self.consumer, self.claim_idle_ms,
-                                                 start_id=start, count=100)
-            start, messages = result[0], result[1]
-            if messages:
-                _log.info("забрано %d зависших событий вебхуков", len(messages))
-                await self._handle_batch(messages)
-            if not messages or start in (b"0-0", "0-0"):
-                return
-
-    async def _handle_batch(self, messages: list[tuple[Any, dict[Any, Any]]]) -> None:
-        ids = []
+    async def handle_events(self, events: list[dict[str, Any]]) -> None:
+        parsed: list[tuple[dict[str, Any], str, str, str | None]] = []
+        for event in events:
+            data = event.get("data")
+            owner = data.get("owner_id") if isinstance(data, dict) else None
+            parsed.append((event, str(event["type"]), str(event["id"]), str(owner) if owner else None))
         rows: list[dict[str, Any]] = []
-        events: list[tuple[dict[str, Any], str, str, str | None]] = []
-        for msg_id, fields in messages:
-            ids.append(msg_id)
-            if not fields:
-                continue
-            raw = fields.get(b"event") or fields.get("event")
-            try:
-                event = json.loads(raw or b"")
-                owner = (event.get("data") or {}).get("owner_id")
-                events.append((event, str(event["type"]), str(event["id"]), str(owner) if owner else None))
-            except (TypeError, ValueError, KeyError, AttributeError):
-                _log.error("событие %s в потоке не разобрано — пропущено", msg_id)
         async with session_scope(self.maker) as session:
             # подписчики — один раз на пачку: запрос на каждое событие стоил ~1,5 мс CPU admin на загрузку
-            subscribers = await repository.subscribers(session, {o for *_, o in events if o}) if events else []
-            for event, event_type, event_id, owner in events:
+            subscribers = await repository.subscribers(session, {o for *_, o in parsed if o})
+            for event, event_type, event_id, owner in parsed:
                 for webhook, role in subscribers:
                     if event_type not in webhook.events:
                         continue
@@ -208,9 +127,6 @@ class WebhookDispatcher:
                                      "attempts": 0, "attempt_log": [], "next_attempt_at": _now(),
                                      "created_at": _now()})
             created = await repository.enqueue(session, rows)
-        # подтверждаем только после коммита: упади мы раньше — событие перечитается
-        if ids:
-            await self.redis.xack(self.stream, GROUP, *ids)
         if created:
             self._wake.set()
 
@@ -273,13 +189,13 @@ class WebhookDispatcher:
         if status is not None and 200 <= status < 300:
             d.status = "delivered"
             d.delivered_at = now
-            outcome = "success"
+            outcome = WebhookOutcome.SUCCESS
         elif d.attempts >= self.settings.webhook_max_attempts:
             d.status = "failed"
-            outcome = "failed"
+            outcome = WebhookOutcome.FAILED
             _log.warning("вебхук %s: доставка %s не удалась после %d попыток", d.webhook_id, d.id, d.attempts)
         else:
             delay = min(3600.0, self.settings.webhook_backoff_seconds * 2 ** (d.attempts - 1))
             d.next_attempt_at = now + timedelta(seconds=delay)
-            outcome = "retry"
+            outcome = WebhookOutcome.RETRY
         self.metrics.webhook_deliveries.labels(event_type, outcome).inc()
