@@ -271,6 +271,9 @@ async function downloadAndCompare(row, expected, expectedName) {
   assert.equal(got.length, expected.length, `${expectedName}: размер скачанного файла отличается`);
   assert.ok(got.equals(expected), `${expectedName}: содержимое скачанного файла отличается`);
   assert.equal(download.suggestedFilename(), expectedName, 'имя файла (кириллица) потерялось');
+  // нативное скачивание браузером по временной ссылке (docs/links.md), а не blob: из памяти вкладки
+  assert.match(download.url(), /\/api\/v1\/links\/[A-Za-z0-9_-]+\.\d+\.[A-Za-z0-9_-]+$/,
+               `скачивание должно идти по временной ссылке, а не ${download.url()}`);
 }
 
 test('загрузка файла с прогрессом', async () => {

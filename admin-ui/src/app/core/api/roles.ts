@@ -1,4 +1,4 @@
-/** Роли одинаковы для сервисных аккаунтов и администраторов (ARCHITECTURE §2). */
+/** Роли одинаковы для сервисных аккаунтов и администраторов (docs/architecture.md §6.3). */
 export const ROLES = ['ADMIN', 'USER', 'AUDITOR', 'READONLY'] as const;
 export type Role = (typeof ROLES)[number];
 

@@ -9,9 +9,11 @@ describe('AuditApi', () => {
     const api = TestBed.inject(AuditApi);
     const http = TestBed.inject(HttpTestingController);
 
-    api.list({ action: ' service_account.rotate_secret ', actor: '', outcome: 'success' }, 50, 100).subscribe();
+    api.list({ action: ' service_account.rotate_secret ', actor: '', file_id: ' f-1 ', outcome: 'success' }, 50, 100)
+      .subscribe();
     const req = http.expectOne((r) => r.url === 'http://localhost:8000/api/v1/audit');
-    expect(req.request.params.keys().sort()).toEqual(['action', 'limit', 'offset', 'outcome']);
+    expect(req.request.params.keys().sort()).toEqual(['action', 'file_id', 'limit', 'offset', 'outcome']);
+    expect(req.request.params.get('file_id')).toBe('f-1');
     expect(req.request.params.get('action')).toBe('service_account.rotate_secret');
     expect(req.request.params.get('offset')).toBe('100');
     req.flush({ items: [], total: 0 });

@@ -18,15 +18,19 @@ export interface AuditEntry {
   details: Record<string, unknown>;
   prev_hash?: string;
   hash?: string;
+  /** id события потока, из которого запись (файловые операции других сервисов). */
+  event_id?: string | null;
 }
 
 /** Сервер различает только success и failure (отказ в доступе — тоже failure). */
 export const AUDIT_OUTCOMES = ['success', 'failure'] as const;
 
-/** action понимает хвостовую звёздочку (auth.*), actor — id или имя. */
+/** action понимает хвостовую звёздочку (auth.*), actor — id или имя; file_id — все операции с одним файлом
+ *  (загрузка, удаление, перенос, восстановление — их пишут в журнал события ingester и элементов). */
 export interface AuditFilter {
   action?: string;
   actor?: string;
+  file_id?: string;
   outcome?: string;
 }
 

@@ -60,6 +60,22 @@ describe('AuditLog', () => {
     expect(chip.textContent).toContain('120');
   });
 
+  it('файловая операция — по-русски, с именем файла и тем, кто её сделал', async () => {
+    api['list'].mockReturnValue(of({
+      items: [entry({ id: 9, actor_type: 'service_account', actor_name: 'ingest-bot', action: 'file.delete', target_type: 'file',
+                      target_id: 'f-77', details: { original_filename: 'акт сверки.pdf' }, event_id: 'e1' })],
+      total: 1,
+    }));
+    const fixture = TestBed.createComponent(AuditLog);
+    await fixture.whenStable();
+    const row = (fixture.nativeElement as HTMLElement).querySelector('tr.mat-mdc-row')!;
+    expect(row.textContent).toContain('удаление файла');
+    expect(row.textContent).toContain('file.delete');
+    expect(row.textContent).toContain('акт сверки.pdf');
+    expect(row.textContent).toContain('f-77');
+    expect(row.textContent).toContain('ingest-bot');
+  });
+
   it('нарушенная цепочка — красный чип с номером записи', async () => {
     api['verify'].mockReturnValue(of({ valid: false, checked: 50, first_bad_id: 42 }));
     const fixture = TestBed.createComponent(AuditLog);
@@ -74,10 +90,21 @@ describe('AuditLog', () => {
     await fixture.whenStable();
     const cmp = fixture.componentInstance as unknown as { form: { patchValue(v: unknown): void }; onPage(e: unknown): void };
     cmp.onPage({ pageIndex: 1, pageSize: 50, length: 120 });
-    expect(api['list']).toHaveBeenLastCalledWith({ action: '', actor: '', outcome: '' }, 50, 50);
+    expect(api['list']).toHaveBeenLastCalledWith({ action: '', actor: '', file_id: '', outcome: '' }, 50, 50);
     cmp.form.patchValue({ actor: 'admin', outcome: 'success' });
     (fixture.nativeElement as HTMLElement).querySelector('form')!.dispatchEvent(new Event('submit'));
-    expect(api['list']).toHaveBeenLastCalledWith({ action: '', actor: 'admin', outcome: 'success' }, 50, 0);
+    expect(api['list']).toHaveBeenLastCalledWith({ action: '', actor: 'admin', file_id: '', outcome: 'success' }, 50, 0);
+  });
+
+  it('поле «Файл (id)» — фильтр по файлу: все операции с ним', async () => {
+    const fixture = TestBed.createComponent(AuditLog);
+    await fixture.whenStable();
+    const el = fixture.nativeElement as HTMLElement;
+    const input = el.querySelector<HTMLInputElement>('[data-testid=audit-file-id]')!;
+    input.value = '3f2a-file';
+    input.dispatchEvent(new Event('input'));
+    el.querySelector('form')!.dispatchEvent(new Event('submit'));
+    expect(api['list']).toHaveBeenLastCalledWith({ action: '', actor: '', file_id: '3f2a-file', outcome: '' }, 50, 0);
   });
 
   it('ошибка проверки не ломает страницу', async () => {

@@ -22,6 +22,21 @@ const ACTOR_TYPES: Record<string, string> = {
   system: 'система',
 };
 
+/** Файловые операции приходят в журнал событиями ingester и элементов (группа admin-audit). */
+const ACTION_LABELS: Record<string, string> = {
+  'file.upload': 'загрузка файла',
+  'file.delete': 'удаление файла',
+  'file.finalize': 'перевод в постоянное хранение',
+  'file.transfer': 'перенос на другой элемент',
+  'file.expire': 'удаление по сроку хранения',
+  'file.restore': 'восстановление из архива',
+  'file.corruption_detected': 'обнаружено повреждение',
+  'file.link_create': 'создана временная ссылка',
+  'file.link_download': 'скачивание по временной ссылке',
+  'file.link_revoke': 'временная ссылка отозвана',
+  'storage_element.mode_changed': 'смена режима элемента',
+};
+
 type VerifyState =
   | { kind: 'pending' }
   | { kind: 'done'; result: AuditVerification }
@@ -48,7 +63,7 @@ export class AuditLog implements OnInit {
   private readonly api = inject(AuditApi);
   private readonly dialog = inject(MatDialog);
 
-  protected readonly form = inject(NonNullableFormBuilder).group({ action: [''], actor: [''], outcome: [''] });
+  protected readonly form = inject(NonNullableFormBuilder).group({ action: [''], actor: [''], file_id: [''], outcome: [''] });
   protected readonly columns = ['time', 'actor', 'action', 'resource', 'ip', 'outcome'];
   protected readonly entries = signal<AuditEntry[]>([]);
   protected readonly total = signal(0);
@@ -113,6 +128,16 @@ export class AuditLog implements OnInit {
   /** Имя понятнее id; у системных записей (bootstrap, фоновые задачи) нет ни того, ни другого. */
   protected actor(entry: AuditEntry): string {
     return entry.actor_name ?? entry.actor_id ?? '—';
+  }
+
+  protected actionLabel(entry: AuditEntry): string | null {
+    return ACTION_LABELS[entry.action] ?? null;
+  }
+
+  /** Имя файла из события: id файла человеку ничего не говорит. */
+  protected fileName(entry: AuditEntry): string | null {
+    const name = entry.target_type === 'file' ? entry.details?.['original_filename'] : null;
+    return typeof name === 'string' && name ? name : null;
   }
 
   protected actorType(entry: AuditEntry): string {

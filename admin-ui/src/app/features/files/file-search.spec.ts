@@ -25,7 +25,7 @@ describe('FileSearch', () => {
     api = {
       search: vi.fn(() => of(response())),
       suggest: vi.fn(() => of([{ text: 'отчёт.pdf', kind: 'filename' }])),
-      download: vi.fn(() => of({ blob: new Blob(['x']), filename: 'отчёт.pdf' })),
+      downloadUrl: vi.fn(() => of('http://localhost:8030/api/v1/links/L1.9999999999.sig')),
       restore: vi.fn(() => of({})),
       remove: vi.fn(() => of({})),
     };
@@ -39,7 +39,6 @@ describe('FileSearch', () => {
         { provide: Notifier, useValue: notifier },
       ],
     });
-    Object.assign(URL, { createObjectURL: vi.fn(() => 'blob:x'), revokeObjectURL: vi.fn() });
   });
 
   async function setup() {
@@ -112,16 +111,23 @@ describe('FileSearch', () => {
     expect(first.el.querySelector('.inline-error')?.textContent).toContain('query-module перегружен');
   });
 
-  it('скачивание сохраняет Blob под именем из ответа', async () => {
-    const click = vi.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(() => undefined);
+  it('скачивание — нативное, браузером по временной ссылке, без Blob в памяти', async () => {
+    const opened: string[] = [];
+    const click = vi.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(function (this: HTMLAnchorElement) {
+      opened.push(this.href);
+    });
+    const create = vi.fn();
+    Object.assign(URL, { createObjectURL: create });
     const { el } = await setup();
     el.querySelector<HTMLButtonElement>('[data-testid=file-download]')!.click();
-    expect(api['download']).toHaveBeenCalledWith('f-1');
-    expect(click).toHaveBeenCalled();
+    expect(api['downloadUrl']).toHaveBeenCalledWith('f-1');
+    expect(opened).toEqual(['http://localhost:8030/api/v1/links/L1.9999999999.sig']);
+    expect(create).not.toHaveBeenCalled();
+    click.mockRestore();
   });
 
   it('архивный файл: предлагает восстановление', async () => {
-    api['download'].mockReturnValue(
+    api['downloadUrl'].mockReturnValue(
       throwError(() => new HttpErrorResponse({ status: 409, error: { detail: 'Файл на элементе ar', code: 'file_archived' } })),
     );
     const { cmp } = await setup();

@@ -24,7 +24,7 @@ import { problemCode, problemMessage } from '../../core/api/problem';
 import { Bytes } from '../../shared/bytes';
 import { confirmAction } from '../../shared/confirm-dialog';
 import { EmptyState } from '../../shared/empty-state';
-import { saveBlob } from '../../shared/save-blob';
+import { startDownload } from '../../shared/native-download';
 import { StorageElement, StorageElementsApi } from '../storage-elements/storage-elements-api';
 import { FileDetails } from './file-details';
 import { FileTransfer } from './file-transfer';
@@ -199,10 +199,11 @@ export class FileSearch implements OnInit {
   protected download(file: FileRecord): void {
     this.setBusy(file.file_id, true);
     this.api
-      .download(file.file_id)
+      .downloadUrl(file.file_id)
       .pipe(finalize(() => this.setBusy(file.file_id, false)))
       .subscribe({
-        next: ({ blob, filename }) => saveBlob(blob, filename ?? file.original_filename),
+        // дальше — браузер: поток на диск, своя полоса и докачка (временная ссылка, docs/links.md)
+        next: (url) => startDownload(url, file.original_filename),
         error: (err) => {
           if (isArchived(err)) {
             this.offerRestore(file, problemMessage(err));

@@ -2,7 +2,7 @@ import { HttpErrorResponse, provideHttpClient } from '@angular/common/http';
 import { HttpTestingController, provideHttpClientTesting } from '@angular/common/http/testing';
 import { TestBed } from '@angular/core/testing';
 import { problemMessage } from '../../core/api/problem';
-import { DownloadedFile, FilesApi } from './files-api';
+import { DOWNLOAD_LINK_TTL, FilesApi } from './files-api';
 
 const Q = 'http://localhost:8030/api/v1';
 const I = 'http://localhost:8020/api/v1';
@@ -35,18 +35,31 @@ describe('FilesApi', () => {
     expect(got).toEqual(['отчёт.pdf']);
   });
 
-  it('download отдаёт Blob и имя из Content-Disposition', () => {
-    let file: DownloadedFile | undefined;
-    api.download('abc').subscribe((f) => (file = f));
-    const req = http.expectOne(`${Q}/files/abc/download`);
-    expect(req.request.responseType).toBe('blob');
-    req.flush(new Blob(['hello']), { headers: { 'Content-Disposition': "attachment; filename*=UTF-8''%D1%84.txt" } });
-    expect(file?.filename).toBe('ф.txt');
-    expect(file?.blob.size).toBe(5);
+  it('downloadUrl: проверка одним байтом с токеном, затем ссылка на один раз — адрес через queryUrl', () => {
+    let url: string | undefined;
+    api.downloadUrl('a b').subscribe((u) => (url = u));
+    const probe = http.expectOne(`${Q}/files/a%20b/download`);
+    expect(probe.request.method).toBe('GET');
+    expect(probe.request.headers.get('Range')).toBe('bytes=0-0');
+    probe.flush(new Blob(['x']), { status: 206, statusText: 'Partial Content' });
+    const create = http.expectOne(`${Q}/files/a%20b/links`);
+    expect(create.request.method).toBe('POST');
+    expect(create.request.body).toEqual({ expires_in: DOWNLOAD_LINK_TTL, max_downloads: 1 });
+    create.flush({ id: 'L', token: 'L.1.s', path: '/api/v1/links/L.1.s', url: 'http://query-module:8030/api/v1/links/L.1.s',
+                   expires_at: '2026-12-03T20:00:00Z', max_downloads: 1 });
+    expect(url).toBe('http://localhost:8030/api/v1/links/L.1.s');
   });
 
-  it('download превращает Blob-ошибку в problem+json', async () => {
-    const result = new Promise<unknown>((resolve) => api.download('arch').subscribe({ error: resolve }));
+  it('downloadUrl: пустой файл (416 на первый байт) тоже скачивается', () => {
+    let url: string | undefined;
+    api.downloadUrl('empty').subscribe((u) => (url = u));
+    http.expectOne(`${Q}/files/empty/download`).flush(new Blob([]), { status: 416, statusText: 'Range Not Satisfiable' });
+    http.expectOne(`${Q}/files/empty/links`).flush({ path: '/api/v1/links/E.1.s' });
+    expect(url).toBe('http://localhost:8030/api/v1/links/E.1.s');
+  });
+
+  it('downloadUrl: архив — problem+json из Blob, ссылка не выдаётся', async () => {
+    const result = new Promise<unknown>((resolve) => api.downloadUrl('arch').subscribe({ error: resolve }));
     http.expectOne(`${Q}/files/arch/download`).flush(
       new Blob([JSON.stringify({ detail: 'Файл в холодном архиве', code: 'file_archived' })]),
       { status: 409, statusText: 'Conflict' },
@@ -54,6 +67,7 @@ describe('FilesApi', () => {
     const err = (await result) as HttpErrorResponse;
     expect(err.status).toBe(409);
     expect(problemMessage(err)).toBe('Файл в холодном архиве');
+    http.expectNone(`${Q}/files/arch/links`);
   });
 
   it('изменения идут в ingester, restore — в query', () => {

@@ -3,7 +3,6 @@ import { Injectable, inject } from '@angular/core';
 import { Observable, catchError, concatMap, from, last, map, of, switchMap, take, takeWhile, throwError, timer } from 'rxjs';
 import { problemFromBlobError } from '../../core/api/problem';
 import { AppConfig } from '../../core/config/app-config';
-import { filenameFromDisposition } from '../../shared/save-blob';
 
 export type SearchMode = 'fulltext' | 'partial' | 'exact';
 export type SortOrder = 'asc' | 'desc';
@@ -28,7 +27,7 @@ export interface SearchRequest {
   sort_order?: SortOrder;
 }
 
-/** Запись о файле — поля attr.json (его схема в ARCHITECTURE §3) плюс то, что добавит поиск (rank). */
+/** Запись о файле — поля attr.json (docs/architecture.md §3.2) и то, что добавит поиск (rank). */
 export interface FileRecord {
   file_id: string;
   original_filename: string;
@@ -86,10 +85,18 @@ export const TERMINAL_STATES = ['done', 'compensated', 'failed'];
 const TX_POLL_MS = 1000;
 const TX_POLL_LIMIT = 180;
 
-export interface DownloadedFile {
-  blob: Blob;
-  filename: string | null;
+/** Временная ссылка query-module (docs/links.md): работает без токена до expires_at. */
+export interface FileLink {
+  id: string;
+  token: string;
+  path: string;
+  url: string;
+  expires_at: string;
+  max_downloads: number | null;
 }
+
+/** Срок ссылки для скачивания из UI: браузер успеет и скачать, и докачать после обрыва. */
+export const DOWNLOAD_LINK_TTL = 3600;
 
 /** Чтение (query-module) и изменение (ingester-module) файлов. */
 @Injectable({ providedIn: 'root' })
@@ -126,31 +133,23 @@ export class FilesApi {
   }
 
   /**
-   * Скачивание идёт через HttpClient, а не обычной ссылкой: нужен заголовок Authorization.
-   * Тело ошибки при responseType blob тоже Blob — переводим его в problem+json.
+   * Адрес для нативного скачивания браузером (docs/links.md): поток на диск, своя полоса и докачка
+   * браузера, тело файла не держится в памяти вкладки. Сначала — один байт с токеном: архив (409), нет
+   * файла (404), недоступный элемент (503) видны здесь текстом problem+json, а не страницей ошибки в
+   * браузере. Потом — ссылка на один раз (max_downloads=1: докачка остатка лимит не тратит).
    */
-  download(fileId: string): Observable<DownloadedFile> {
+  downloadUrl(fileId: string): Observable<string> {
+    const id = encodeURIComponent(fileId);
     return this.http
-      .get(`${this.query}/files/${encodeURIComponent(fileId)}/download`, { responseType: 'blob', observe: 'response' })
+      .get(`${this.query}/files/${id}/download`, { responseType: 'blob', headers: { Range: 'bytes=0-0' } })
       .pipe(
-        map((res) => ({
-          blob: res.body ?? new Blob(),
-          filename: filenameFromDisposition(res.headers.get('Content-Disposition')),
-        })),
-        catchError((err: unknown) =>
-          from(problemFromBlobError(err)).pipe(
-            switchMap((problem) =>
-              throwError(
-                () =>
-                  new HttpErrorResponse({
-                    error: problem,
-                    status: problem.status ?? (err instanceof HttpErrorResponse ? err.status : 0),
-                    url: err instanceof HttpErrorResponse ? (err.url ?? undefined) : undefined,
-                  }),
-              ),
-            ),
-          ),
+        // 416 — пустой файл: первого байта нет, а скачать его можно
+        catchError((err: unknown) => (err instanceof HttpErrorResponse && err.status === 416 ? of(null) : blobProblem(err))),
+        switchMap(() =>
+          this.http.post<FileLink>(`${this.query}/files/${id}/links`, { expires_in: DOWNLOAD_LINK_TTL, max_downloads: 1 }),
         ),
+        // path, а не url: за nginx admin-ui query виден по своему адресу (config.queryUrl), не по адресу запроса
+        map((link) => `${this.config.queryUrl}${link.path}`),
       );
   }
 
@@ -205,4 +204,20 @@ function compact(request: SearchRequest): Record<string, unknown> {
     }
   }
   return out;
+}
+
+/** Тело ошибки при responseType blob — тоже Blob: переводим его в problem+json. */
+function blobProblem(err: unknown): Observable<never> {
+  return from(problemFromBlobError(err)).pipe(
+    switchMap((problem) =>
+      throwError(
+        () =>
+          new HttpErrorResponse({
+            error: problem,
+            status: problem.status ?? (err instanceof HttpErrorResponse ? err.status : 0),
+            url: err instanceof HttpErrorResponse ? (err.url ?? undefined) : undefined,
+          }),
+      ),
+    ),
+  );
 }

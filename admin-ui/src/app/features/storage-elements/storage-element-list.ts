@@ -20,7 +20,9 @@ import {
   StorageElement,
   StorageElementsApi,
   StorageMode,
+  formatLag,
   nextMode,
+  replicationLabel,
   statusClass,
 } from './storage-elements-api';
 
@@ -56,6 +58,8 @@ export class StorageElementList implements OnInit {
   protected readonly modeLabels: Partial<Record<string, string>> = MODE_LABELS;
   protected readonly nextMode = nextMode;
   protected readonly statusClass = statusClass;
+  protected readonly formatLag = formatLag;
+  protected readonly replicationLabel = replicationLabel;
 
   ngOnInit(): void {
     this.load();
@@ -180,12 +184,25 @@ export class StorageElementList implements OnInit {
   }
 }
 
-/** Короткий итог отчёта, если элемент вернул привычные поля; иначе оператор смотрит JSON целиком. */
+interface MemberReport {
+  id: string;
+  ok: boolean;
+  result?: unknown;
+  error?: { detail?: string };
+}
+
+/** Короткий итог отчёта, если элемент вернул привычные поля; иначе оператор смотрит JSON целиком.
+ * У реплицированного элемента отчёт — по каждому члену: итог каждого через «; ». */
 export function reportSummary(report: unknown): string | undefined {
   if (!report || typeof report !== 'object') {
     return undefined;
   }
   const r = report as Record<string, unknown>;
+  if (Array.isArray(r['members'])) {
+    return (r['members'] as MemberReport[])
+      .map((m) => `${m.id}: ${m.ok ? (reportSummary(m.result) ?? 'выполнено') : `ошибка — ${m.error?.detail ?? 'нет ответа'}`}`)
+      .join('; ');
+  }
   if (typeof r['consistent'] === 'boolean') {
     return r['consistent'] ? 'Кэш согласован с attr.json' : 'Найдены расхождения кэша с attr.json';
   }

@@ -1,7 +1,7 @@
 import { provideHttpClient } from '@angular/common/http';
 import { HttpTestingController, provideHttpClientTesting } from '@angular/common/http/testing';
 import { TestBed } from '@angular/core/testing';
-import { StorageElementsApi, nextMode, statusClass, usagePercent } from './storage-elements-api';
+import { StorageElementsApi, formatLag, nextMode, replicationLabel, statusClass, usagePercent } from './storage-elements-api';
 
 const BASE = 'http://localhost:8000/api/v1/storage-elements';
 
@@ -70,5 +70,25 @@ describe('помощники режимов и ёмкости', () => {
     expect(statusClass('DEGRADED')).toBe('warn');
     expect(statusClass('offline')).toBe('bad');
     expect(statusClass(undefined)).toBe('');
+  });
+});
+
+describe('отставание и режим репликации', () => {
+  it('formatLag пишет секунды, минуты и часы по-русски, null — прочерк', () => {
+    expect(formatLag(0)).toBe('0 с');
+    expect(formatLag(59.6)).toBe('1 мин');
+    expect(formatLag(45)).toBe('45 с');
+    expect(formatLag(754)).toBe('12 мин');
+    expect(formatLag(3600)).toBe('1 ч');
+    expect(formatLag(3 * 3600 + 5 * 60 + 7)).toBe('3 ч 5 мин');
+    expect(formatLag(null)).toBe('—');
+    expect(formatLag(undefined)).toBe('—');
+  });
+
+  it('replicationLabel — режим и кворум из числа членов', () => {
+    const members = [{ id: 'a', api_url: 'x', status: 'online' }, { id: 'b', api_url: 'y', status: 'online' }];
+    expect(replicationLabel({ mode: 'sync', quorum: 2, members: [...members, { id: 'c', api_url: 'z', status: 'offline' }] }))
+      .toBe('sync · кворум 2 из 3');
+    expect(replicationLabel({ mode: 'async', quorum: null, members })).toBe('async · членов: 2');
   });
 });

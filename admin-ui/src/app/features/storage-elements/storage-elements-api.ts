@@ -6,6 +6,31 @@ import { AppConfig } from '../../core/config/app-config';
 
 export type StorageMode = 'edit' | 'rw' | 'ro' | 'ar';
 
+/** Член реплицированного элемента (MemberOut): свой опрос и своё /info. lag и under_replicated — null, пока член не в сети. */
+export interface ReplicationMember {
+  id: string;
+  api_url: string;
+  status: 'online' | 'degraded' | 'offline' | string;
+  mode?: StorageMode | null;
+  lag_seconds?: number | null;
+  under_replicated?: number | null;
+  file_count?: number | null;
+  free_bytes?: number | null;
+  version?: string | null;
+  last_seen_at?: string | null;
+  last_error?: string | null;
+}
+
+/** Блок replication элемента из N членов (docs/replication.md); у автономного элемента его нет. */
+export interface Replication {
+  mode: 'sync' | 'async' | string | null;
+  quorum?: number | null;
+  interval_s?: number | null;
+  /** Файлы без полного числа копий: наибольшее среди членов в сети (один файл видят все, у кого он есть). */
+  under_replicated?: number | null;
+  members: ReplicationMember[];
+}
+
 /**
  * Элемент реестра (ElementOut admin-module). id — тот же идентификатор, что элемент сообщает в /info
  * и что лежит в storage_element_id файла. Пока элемент не ответил ни разу, mode и ёмкость неизвестны.
@@ -30,6 +55,7 @@ export interface StorageElement {
   last_error?: string | null;
   registered_at?: string;
   updated_at?: string;
+  replication?: Replication | null;
 }
 
 /**
@@ -44,6 +70,9 @@ export interface StorageSummary {
   total_used_bytes?: number;
   total_files?: number;
   expiring_soon?: number;
+  /** Реплицированных элементов и файлов без полного числа копий на них. */
+  replicated?: number;
+  under_replicated?: number;
   by_mode?: Record<string, number>;
   by_status?: Record<string, number>;
   [extra: string]: unknown;
@@ -73,6 +102,30 @@ export function nextMode(mode: StorageMode | null): StorageMode | null {
 export function usagePercent(el: Pick<StorageElement, 'capacity_bytes' | 'used_bytes'>): number | null {
   const cap = el.capacity_bytes ?? 0;
   return cap > 0 ? Math.min(100, ((el.used_bytes ?? 0) / cap) * 100) : null;
+}
+
+/** Отставание члена по-человечески: «0 с», «45 с», «12 мин», «3 ч 5 мин»; null — член не в сети. */
+export function formatLag(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) {
+    return '—';
+  }
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) {
+    return `${s} с`;
+  }
+  if (s < 3600) {
+    return `${Math.floor(s / 60)} мин`;
+  }
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return m ? `${h} ч ${m} мин` : `${h} ч`;
+}
+
+/** «sync · кворум 2 из 3» — как элемент подтверждает запись. */
+export function replicationLabel(r: Replication): string {
+  const n = r.members.length;
+  const mode = r.mode ?? '—';
+  return r.quorum ? `${mode} · кворум ${r.quorum} из ${n}` : `${mode} · членов: ${n}`;
 }
 
 /** CSS-класс «чипа» статуса: зелёный — работает, жёлтый — с ограничениями, красный — недоступен. */
