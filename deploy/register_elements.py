@@ -1,15 +1,19 @@
-"""Регистрация элементов хранения в реестре admin-module (сервис fleet-init в docker-compose.yml).
+"""Регистрация элементов хранения в реестре admin-module — одна на оба способа запуска: сервис
+fleet-init в docker-compose.yml и ``./artstore run`` (scripts/fleet.py импортирует ``run`` отсюда).
 
-Запускается в образе admin-module (там есть httpx) после того, как admin и элементы здоровы.
-Идемпотентна: уже зарегистрированный элемент пропускается, поэтому повторный ``docker compose up``
-ничего не ломает. Ненулевой код выхода останавливает запуск ingester и query — без элементов им
-некуда писать и негде искать.
+Запускается в образе admin-module (там есть httpx) после того, как admin и элементы здоровы; поэтому
+файл самодостаточен — только httpx и стандартная библиотека, compose монтирует его в контейнер одним
+файлом. Идемпотентна: уже зарегистрированный элемент пропускается, поэтому повторный
+``docker compose up`` ничего не ломает. Ненулевой код выхода останавливает запуск ingester и query —
+без элементов им некуда писать и негде искать.
 
 Окружение:
   REGISTER_ADMIN_URL      адрес admin-module (http://admin-module:8000)
   REGISTER_CLIENT_ID      сервисный аккаунт с ролью ADMIN (в compose — начальный INITIAL_CLIENT_ID)
   REGISTER_CLIENT_SECRET  его секрет
-  REGISTER_ELEMENT_URLS   адреса элементов через запятую, как их видят admin, ingester и query
+  REGISTER_ELEMENT_URLS   адреса элементов через запятую, как их видят admin, ingester и query; у
+                          реплицированного хватит одного члена: admin заведёт всех из его /info, а
+                          остальные члены из списка пропускаются как уже известные
   REGISTER_TIMEOUT        сколько секунд ждать готовности admin и элементов (по умолчанию 180)
 """
 
@@ -53,8 +57,8 @@ def get_token(client: httpx.Client, admin: str, client_id: str, secret: str) -> 
     )
     if response.status_code != 200:
         raise RuntimeError(f"токен не выдан ({response.status_code}): {response.text[:300]} — проверьте "
-                           "INITIAL_CLIENT_ID/INITIAL_CLIENT_SECRET в .env: аккаунт создаётся только при первом "
-                           "старте admin, смена секрета в .env потом его не меняет")
+                           "INITIAL_CLIENT_ID/INITIAL_CLIENT_SECRET (.env, окружение): аккаунт создаётся только "
+                           "при первом старте admin, смена секрета потом его не меняет")
     return str(response.json()["access_token"])
 
 
@@ -66,10 +70,16 @@ def _items(payload: Any) -> list[dict[str, Any]]:
     return list(payload) if isinstance(payload, list) else []
 
 
+def _urls(element: dict[str, Any]) -> set[str]:
+    """Адреса элемента в реестре: свой и, у реплицированного, каждого члена (docs/replication.md §8)."""
+    members = (element.get("replication") or {}).get("members") or []
+    return {str(u).rstrip("/") for u in [element.get("api_url", ""), *(m.get("api_url", "") for m in members)]}
+
+
 def registered_urls(client: httpx.Client, admin: str) -> set[str]:
     response = client.get(f"{admin}{API}/storage-elements", params={"limit": 500}, timeout=30)
     response.raise_for_status()
-    return {str(e.get("api_url", "")).rstrip("/") for e in _items(response.json())}
+    return {url for e in _items(response.json()) for url in _urls(e)}
 
 
 def register(client: httpx.Client, admin: str, url: str, deadline: float) -> None:
@@ -90,6 +100,22 @@ def register(client: httpx.Client, admin: str, url: str, deadline: float) -> Non
     raise RuntimeError(f"не удалось зарегистрировать {url}: {last}")
 
 
+def sync(client: httpx.Client, admin: str, urls: list[str]) -> None:
+    """Опросить элементы сейчас: admin публикует свежий снимок discovery, и ingester с query, которые
+    стартуют следом, видят режим и свободное место без ожидания планового опроса. Не критично."""
+    response = client.get(f"{admin}{API}/storage-elements", params={"limit": 500}, timeout=30)
+    if response.status_code != 200:
+        log(f"реестр не прочитан для опроса элементов ({response.status_code}) — admin опросит их сам")
+        return
+    wanted = set(urls)
+    for element in _items(response.json()):
+        if not _urls(element) & wanted:
+            continue
+        r = client.post(f"{admin}{API}/storage-elements/{element['id']}/sync", timeout=30)
+        if r.status_code != 200:
+            log(f"элемент {element['id']} не опрошен ({r.status_code}) — admin опросит его сам")
+
+
 def run(client: httpx.Client, admin: str, client_id: str, secret: str, urls: list[str], deadline: float) -> None:
     wait_ready(client, admin, deadline)
     client.headers["Authorization"] = f"Bearer {get_token(client, admin, client_id, secret)}"
@@ -99,6 +125,9 @@ def run(client: httpx.Client, admin: str, client_id: str, secret: str, urls: lis
             log(f"элемент {url} уже в реестре")
             continue
         register(client, admin, url, deadline)
+        # член реплицированного элемента зарегистрировал и остальных членов — их адреса уже в реестре
+        known |= registered_urls(client, admin)
+    sync(client, admin, urls)
 
 
 def main() -> int:
