@@ -44,7 +44,8 @@ from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
-COMPOSE_FILES = [COMPOSE, ROOT / "docker-compose.monitoring.yml", ROOT / "docker-compose.dev.yml"]
+COMPOSE_HA = ROOT / "docker-compose.ha.yml"
+COMPOSE_FILES = [COMPOSE, ROOT / "docker-compose.monitoring.yml", ROOT / "docker-compose.dev.yml", COMPOSE_HA]
 ENV_EXAMPLE = ROOT / ".env.example"
 LINT_DIR = ROOT / "tools" / "lint"
 NGINX_CONF = ROOT / "admin-ui" / "nginx.conf"
@@ -70,6 +71,9 @@ COMPOSE_APPS = {
     "storage-element-01": "storage-element",
     "storage-element-02": "storage-element",
     "storage-element-03": "storage-element",
+    "storage-element-r1-a": "storage-element",
+    "storage-element-r1-b": "storage-element",
+    "storage-element-r1-c": "storage-element",
     "ingester-module": "ingester-module",
     "query-module": "query-module",
 }
@@ -91,8 +95,24 @@ def _assert_ok(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, f"{' '.join(result.args)}\n{result.stdout}\n{result.stderr}"
 
 
+class _ComposeLoader(yaml.SafeLoader):
+    """YAML compose: теги слияния файлов (``!reset``, ``!override``) читаются как их значение."""
+
+
+def _merge_tag(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+for _tag in ("!reset", "!override"):
+    _ComposeLoader.add_constructor(_tag, _merge_tag)
+
+
 def _load(path: Path) -> dict[str, Any]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_ComposeLoader)  # noqa: S506 - SafeLoader + два тега
     assert isinstance(data, dict), path
     return data
 
@@ -288,7 +308,7 @@ def test_compose_env_is_real_settings(compose_name: str, isolated_env: pytest.Mo
     if service.prefix == "SE_":
         assert settings.api_url == f"http://{compose_name}:{settings.port}", "SE_API_URL — адрес для других сервисов"
         assert str(settings.data_dir).startswith("/data/"), "данные элемента должны лежать на томе /data"
-    if service.prefix in ("INGESTER_", "QUERY_"):
+    if service.prefix in ("INGESTER_", "QUERY_") or getattr(settings, "replicated", False):
         assert settings.client_id and settings.client_secret, "без сервисного аккаунта к элементам не пройти"
 
 
@@ -313,7 +333,10 @@ async def test_app_serves_health_and_metrics(name: str, isolated_env: pytest.Mon
 def test_compose_elements_are_distinct_and_registered() -> None:
     services = _compose()["services"]
     elements = {name: _service_env(s) for name, s in services.items() if name.startswith("storage-element-")}
-    for key in ("SE_ELEMENT_ID", "SE_TABLE_PREFIX", "SE_PORT", "SE_API_URL"):
+    # у членов реплицированного элемента SE_ELEMENT_ID общий — различается SE_MEMBER_ID
+    identities = [env.get("SE_MEMBER_ID") or env["SE_ELEMENT_ID"] for env in elements.values()]
+    assert len(set(identities)) == len(identities), f"элементы и члены должны различаться: {identities}"
+    for key in ("SE_TABLE_PREFIX", "SE_PORT", "SE_API_URL"):
         values = [env[key] for env in elements.values()]
         assert len(set(values)) == len(values), f"{key} должен различаться у элементов: {values}"
     modes = {env["SE_MODE"] for env in elements.values()}
@@ -324,6 +347,40 @@ def test_compose_elements_are_distinct_and_registered() -> None:
     # тома не делятся: два элемента в одном каталоге испортили бы друг другу WAL
     volumes = [v for s in elements for v in services[s]["volumes"]]
     assert len(set(volumes)) == len(volumes)
+
+
+def test_compose_replicated_element_matches_contract() -> None:
+    """Члены se-r1 (docs/replication.md §1): один логический id и одни настройки, peers — ровно они сами
+    по своим SE_API_URL в одном порядке, кворум — не меньше большинства; каждого ждёт fleet-init и
+    опрашивает Prometheus. Против Settings элемента их переменные сверяет test_compose_env_is_real_settings."""
+    services = _compose()["services"]
+    members = {name: _service_env(s) for name, s in services.items() if _service_env(s).get("SE_MEMBER_ID")}
+    by_element: dict[str, list[str]] = {}
+    for name, env in members.items():
+        by_element.setdefault(env["SE_ELEMENT_ID"], []).append(name)
+    assert set(by_element) == {"se-r1"}, by_element
+    names = by_element["se-r1"]
+    assert len(names) >= 3, "реплицированный элемент — 3+ членов"
+    envs = [members[n] for n in names]
+    for key in ("SE_MODE", "SE_PRIORITY", "SE_REPLICATION_MODE", "SE_REPLICATION_PEERS", "SE_REPLICATION_QUORUM",
+                "SE_REPLICATION_INTERVAL", "SE_MAX_SIZE", "SE_RETENTION_DAYS"):
+        assert len({env[key] for env in envs}) == 1, f"{key} у членов se-r1 должен совпадать"
+    env = envs[0]
+    assert env["SE_MODE"] == "rw" and env["SE_REPLICATION_MODE"] in ("sync", "async")
+    peers = json.loads(env["SE_REPLICATION_PEERS"])
+    assert peers == [{"id": e["SE_MEMBER_ID"], "api_url": e["SE_API_URL"]} for e in envs]
+    assert len(peers) // 2 + 1 <= int(env["SE_REPLICATION_QUORUM"]) <= len(peers)
+    assert int(env["SE_REPLICATION_INTERVAL"]) > 0
+    # permanent-загрузки идут на реплицированный элемент: он впереди автономного rw
+    standalone_rw = [int(e["SE_PRIORITY"]) for n, s in services.items() if n.startswith("storage-element-")
+                     and (e := _service_env(s))["SE_MODE"] == "rw" and not e.get("SE_MEMBER_ID")]
+    assert standalone_rw and int(env["SE_PRIORITY"]) < min(standalone_rw)
+    init = services["fleet-init"]["depends_on"]
+    assert all(init[n]["condition"] == "service_healthy" for n in names), "fleet-init ждёт каждого члена"
+    jobs = {j["job_name"]: j for j in _load(ROOT / "monitoring" / "prometheus" / "prometheus.yml")["scrape_configs"]}
+    targets = {t for sc in jobs["storage-element"]["static_configs"] for t in sc["targets"]}
+    elements = [n for n in services if n.startswith("storage-element-")]
+    assert targets == {f"{n}:{_service_env(services[n])['SE_PORT']}" for n in elements}
 
 
 def test_compose_s3_element_uses_minio_buckets() -> None:
@@ -435,6 +492,8 @@ def test_monitoring_mounts_follow_readme() -> None:
 def test_dev_override_mounts_real_sources() -> None:
     services = _load(ROOT / "docker-compose.dev.yml")["services"]
     base = _compose()["services"]
+    # каждый процесс с кодом пакета (и новый член реплицированного элемента) — с исходниками хоста
+    assert set(COMPOSE_APPS) <= set(services), set(COMPOSE_APPS) - set(services)
     for name, definition in services.items():
         assert name in base, f"docker-compose.dev.yml переопределяет несуществующий сервис {name}"
         env = definition.get("environment", {})
@@ -725,10 +784,14 @@ FAKE_SECRET = "s3cret"
 class _FakeAdmin:
     """admin-module в объёме, который нужен fleet-init: ready, токен, список и регистрация элементов."""
 
-    def __init__(self, registered: list[str], *, secret: str = FAKE_SECRET, refuse: set[str] | None = None) -> None:
+    def __init__(self, registered: list[str], *, secret: str = FAKE_SECRET, refuse: set[str] | None = None,
+                 members: dict[str, list[str]] | None = None) -> None:
         self.registered = list(registered)
         self.secret = secret
         self.refuse = refuse or set()
+        # реплицированные элементы: id → адреса членов; регистрация любого члена заводит элемент целиком
+        self.members = members or {}
+        self.replicated: list[str] = []
         self.not_ready = 1  # первый опрос готовности — 503, как у стартующего admin
         self.posted: list[str] = []
 
@@ -744,13 +807,21 @@ class _FakeAdmin:
         assert request.headers["authorization"] == "Bearer tok"
         if path == "/api/v1/storage-elements" and request.method == "GET":
             assert int(request.url.params["limit"]) <= 500
-            items = [{"id": f"se-{i}", "api_url": u} for i, u in enumerate(self.registered)]
+            items = [{"id": f"se-{i}", "api_url": u, "replication": None} for i, u in enumerate(self.registered)]
+            items += [{"id": e, "api_url": self.members[e][0], "replication": {
+                "members": [{"id": f"{e}-{i}", "api_url": u} for i, u in enumerate(self.members[e])]}}
+                for e in self.replicated]
             return httpx.Response(200, json={"items": items, "total": len(items), "limit": 500, "offset": 0})
         if path == "/api/v1/storage-elements" and request.method == "POST":
             url = json.loads(request.content)["api_url"]
             self.posted.append(url)
             if url in self.refuse:
                 return httpx.Response(422, json={"code": "validation_error"})
+            element = next((e for e, urls in self.members.items() if url in urls), None)
+            if element is not None:
+                created = element not in self.replicated
+                self.replicated += [element] if created else []
+                return httpx.Response(201 if created else 200, json={"id": element, "api_url": url})
             self.registered.append(url)
             return httpx.Response(201, json={"id": "se-new", "api_url": url})
         return httpx.Response(404)
@@ -775,6 +846,17 @@ def test_fleet_init_registers_only_missing_elements(
     _run_register(monkeypatch, fake, urls)  # повторный docker compose up — ничего нового
     assert fake.posted == ["http://storage-element-02:8011"]
     assert "уже в реестре" in capsys.readouterr().out
+
+
+def test_fleet_init_registers_replicated_element_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # admin заводит по члену весь элемент: остальные члены — уже в реестре (replication.members)
+    members = ["http://storage-element-r1-a:8013", "http://storage-element-r1-b:8014",
+               "http://storage-element-r1-c:8015"]
+    fake = _FakeAdmin([], members={"se-r1": members})
+    _run_register(monkeypatch, fake, ["http://storage-element-01:8010", *members])
+    assert fake.posted == ["http://storage-element-01:8010", members[0]]
+    _run_register(monkeypatch, fake, ["http://storage-element-01:8010", *members])
+    assert fake.posted == ["http://storage-element-01:8010", members[0]]
 
 
 def test_fleet_init_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,8 +1,10 @@
 """Проверки конфигурации мониторинга (monitoring/): то, что ломается молча.
 
-Опечатка в имени метрики не даёт ошибки ни в Prometheus, ни в Grafana — алерт просто никогда не
-сработает, а панель останется пустой. Поэтому выражения сверяются со списком метрик, которые
-сервисы действительно отдают (ARCHITECTURE.md §6 и артефакт задачи мониторинга).
+Опечатка в имени метрики или значении метки не даёт ошибки ни в Prometheus, ни в Grafana — алерт
+просто никогда не сработает, а панель останется пустой или покажет не то. Поэтому выражения
+сверяются с перечнем метрик и значений меток, который сервисы используют в коде
+(artstore_common: METRIC_LABELS и перечисления), а каждый алерт прогоняется по всем значениям
+своей метки. Те же выражения над рядами настоящего флота — tests/e2e/test_prometheus.py.
 
 promtool и amtool — из пакетов Debian `prometheus` и `prometheus-alertmanager`; CI их ставит.
 """
@@ -18,52 +20,49 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-MON = ROOT / "monitoring"
-PROM = MON / "prometheus"
-ALERTS = PROM / "alerts.yml"
+from artstore_common import (
+    AUTH_GUESSING_OUTCOMES,
+    DOWNLOAD_SERVED_OUTCOMES,
+    METRIC_HISTOGRAMS,
+    METRIC_LABELS,
+    NO_STORAGE_ELEMENT,
+    SAGA_ACTIVE_STATES,
+    CacheResult,
+    DownloadOutcome,
+    Outcome,
+    PlacementResult,
+    RepairOutcome,
+    UploadOutcome,
+    WebhookOutcome,
+)
+
+from ..monitoring_rules import (
+    ALERTS,
+    DASHBOARDS,
+    MON,
+    PROM,
+    Query,
+    alert_rules,
+    dashboard_queries,
+    dashboards,
+    enumerated_value_errors,
+    panels,
+    parse,
+    promql_of,
+    queries,
+    rule_id,
+    rule_test_series,
+    selected_values,
+)
+
 ALERTMANAGER = MON / "alertmanager" / "alertmanager.yml"
-DASHBOARDS = sorted((MON / "grafana" / "dashboards").glob("*.json"))
 DATASOURCES = MON / "grafana" / "provisioning" / "datasources" / "prometheus.yml"
 
 FLEET_JOBS = {"admin-module", "storage-element", "ingester-module", "query-module"}
 
-# Метрики, которые отдают сервисы. Гистограммы дополнительно дают _bucket/_sum/_count.
-_HISTOGRAMS = {
-    "http_request_duration_seconds",
-    "http_request_size_bytes",
-    "http_response_size_bytes",
-    "artstore_upload_duration_seconds",
-    "artstore_search_duration_seconds",
-}
-_PLAIN = {
-    "http_requests_total",
-    "http_requests_in_progress",
-    "artstore_uploads_total",
-    "artstore_upload_bytes_total",
-    "artstore_downloads_total",
-    "artstore_download_bytes_total",
-    "artstore_placement_decisions_total",
-    "artstore_cache_requests_total",
-    "artstore_storage_capacity_bytes",
-    "artstore_storage_used_bytes",
-    "artstore_storage_files",
-    "artstore_storage_disk_free_bytes",
-    "artstore_auth_attempts_total",
-    "artstore_token_verifications_total",
-    "artstore_tokens_issued_total",
-    "artstore_jwt_signing_key_age_seconds",
-    "artstore_discovery_fallback_active",
-    "artstore_wal_recoveries_total",
-    "artstore_scrub_corruptions_total",
-    "artstore_scrub_runs_total",
-    "artstore_webhook_deliveries_total",
-    "artstore_saga_transactions",
-    "artstore_circuit_breaker_open",
-    "artstore_retention_expired_total",
-    "up",
-}
-KNOWN_METRICS = _PLAIN | {h + s for h in _HISTOGRAMS for s in ("_bucket", "_sum", "_count")}
+# Метрики, которые отдают сервисы, — из перечня artstore_common; гистограммы дают _bucket/_sum/_count.
+KNOWN_METRICS = ({m for m in METRIC_LABELS if m not in METRIC_HISTOGRAMS} | {"up"}
+                 | {h + s for h in METRIC_HISTOGRAMS for s in ("_bucket", "_sum", "_count")})
 # Стандартные: process_* из реестра каждого сервиса, node_* из node-exporter.
 KNOWN_PREFIXES = ("process_", "node_")
 
@@ -81,43 +80,17 @@ REQUIRED_ALERTS = {
     "CircuitBreakerOpen",
     "SagaStuck",
     "AuthFailuresSpike",
+    # реплицированные элементы (issue 15)
+    "ReplicationLagHigh",
+    "UnderReplicatedFiles",
+    "ReplicationRepairsFailing",
 }
-
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
-_MATCHERS = re.compile(r"\{[^{}]*\}")
-_RANGES = re.compile(r"\[[^\[\]]*\]")
-_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)")
-# Идентификатор, за которым не следует "(" (иначе это функция), и не хвост числа/переменной.
-_IDENT = re.compile(r"(?<![\w:.$])([a-zA-Z_:][\w:]*)\b(?!\s*\()")
-_KEYWORDS = {
-    "and",
-    "or",
-    "unless",
-    "bool",
-    "offset",
-    "by",
-    "without",
-    "on",
-    "ignoring",
-    "group_left",
-    "group_right",
-    "inf",
-    "nan",
-}
-_LABEL_VALUES = re.compile(r"^\s*label_values\(\s*(?:(?P<series>.+),\s*)?(?P<label>\w+)\s*\)\s*$", re.S)
 
 
 def metric_names(expr: str) -> set[str]:
-    """Имена метрик в выражении PromQL: без строк, матчеров, диапазонов и группировок остаются
-    только селекторы, функции и ключевые слова; функции отсекаются по следующей скобке."""
-    m = _LABEL_VALUES.match(expr)
-    if m:
-        return metric_names(m["series"]) if m["series"] else set()
-    text = _STRINGS.sub('""', expr)
-    text = _MATCHERS.sub("", text)
-    text = _RANGES.sub("", text)
-    text = _GROUPING.sub("", text)
-    return {n for n in _IDENT.findall(text) if n.lower() not in _KEYWORDS}
+    """Имена метрик в выражении PromQL (запрос Grafana label_values — по его ряду)."""
+    series = promql_of(expr)
+    return {s.metric for s in parse(series).selectors if s.metric} if series else set()
 
 
 def unknown_metrics(expr: str) -> set[str]:
@@ -137,37 +110,6 @@ def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 def _assert_ok(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, f"{' '.join(result.args)}\n{result.stdout}\n{result.stderr}"
-
-
-def _alert_rules() -> list[dict]:
-    groups = yaml.safe_load(ALERTS.read_text(encoding="utf-8"))["groups"]
-    return [rule for group in groups for rule in group["rules"] if "alert" in rule]
-
-
-def _dashboards() -> list[dict]:
-    return [json.loads(p.read_text(encoding="utf-8")) for p in DASHBOARDS]
-
-
-def _panels(dashboard: dict) -> list[dict]:
-    out = []
-    for panel in dashboard["panels"]:
-        out.append(panel)
-        out.extend(panel.get("panels", []))  # свёрнутые строки хранят панели внутри себя
-    return out
-
-
-def _dashboard_queries() -> list[tuple[str, str, str]]:
-    """(дашборд, где, выражение) для каждого запроса панелей и переменных."""
-    out = []
-    for d in _dashboards():
-        for panel in _panels(d):
-            for target in panel.get("targets", []):
-                out.append((d["uid"], f"панель «{panel['title']}» {target['refId']}", target["expr"]))
-        for var in d["templating"]["list"]:
-            if var["type"] == "query":
-                query = var["query"]["query"] if isinstance(var["query"], dict) else var["query"]
-                out.append((d["uid"], f"переменная {var['name']}", query))
-    return out
 
 
 def _scrape_jobs(config: Path) -> dict[str, list[str]]:
@@ -198,8 +140,8 @@ def test_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
     # promtool не умеет проверять отдельное выражение, но проверяет правила: каждый запрос
     # дашборда становится правилом записи. Переменные Grafana подменяются допустимыми значениями.
     rules = []
-    for i, (_, _, expr) in enumerate(_dashboard_queries()):
-        if _LABEL_VALUES.match(expr):
+    for i, (_, _, expr) in enumerate(dashboard_queries()):
+        if promql_of(expr) != expr:  # label_values(...) — не PromQL
             continue
         expr = expr.replace("$__rate_interval", "1m").replace("$__range", "1h").replace("$__interval", "1m")
         expr = re.sub(r"\$\{?\w+\}?", ".*", expr)
@@ -242,6 +184,9 @@ def test_local_config_has_same_jobs_on_loopback() -> None:
         "storage-element-01:8010",
         "storage-element-02:8011",
         "storage-element-03:8012",
+        "storage-element-r1-a:8013",
+        "storage-element-r1-b:8014",
+        "storage-element-r1-c:8015",
     ]
     assert local["storage-element"] == ["127.0.0.1:8010", "127.0.0.1:8011"]
     for job, port in (("admin-module", 8000), ("ingester-module", 8020), ("query-module", 8030)):
@@ -254,10 +199,10 @@ def test_local_config_has_same_jobs_on_loopback() -> None:
 
 
 def test_required_alerts_present() -> None:
-    assert {rule["alert"] for rule in _alert_rules()} >= REQUIRED_ALERTS
+    assert {rule["alert"] for rule in alert_rules()} >= REQUIRED_ALERTS
 
 
-@pytest.mark.parametrize("rule", _alert_rules(), ids=lambda r: f"{r['alert']}-{r['labels']['severity']}")
+@pytest.mark.parametrize("rule", alert_rules(), ids=rule_id)
 def test_alert_is_complete(rule: dict) -> None:
     assert "for" in rule
     assert rule["labels"]["severity"] in {"critical", "warning"}
@@ -270,7 +215,7 @@ def test_alert_is_complete(rule: dict) -> None:
 
 
 def test_dashboards_exist_with_unique_uids() -> None:
-    uids = [d["uid"] for d in _dashboards()]
+    uids = [d["uid"] for d in dashboards()]
     assert {"artstore-overview", "artstore-storage"} <= set(uids)
     assert len(uids) == len(set(uids))
 
@@ -281,10 +226,10 @@ def test_dashboard_structure(path: Path) -> None:
     ds_uid = yaml.safe_load(DATASOURCES.read_text(encoding="utf-8"))["datasources"][0]["uid"]
     assert d["schemaVersion"] >= 39
     assert d["uid"] and d["title"]
-    panels = _panels(d)
-    ids = [p["id"] for p in panels]
+    found = panels(d)
+    ids = [p["id"] for p in found]
     assert len(ids) == len(set(ids)), "id панелей должны быть уникальны"
-    for panel in panels:
+    for panel in found:
         assert {"h", "w", "x", "y"} <= panel["gridPos"].keys()
         if panel["type"] == "row":
             continue
@@ -299,9 +244,9 @@ def test_dashboard_structure(path: Path) -> None:
 
 
 def test_dashboard_queries_use_known_metrics() -> None:
-    queries = _dashboard_queries()
-    assert queries
-    bad = [(uid, where, unknown_metrics(expr)) for uid, where, expr in queries if unknown_metrics(expr)]
+    found = dashboard_queries()
+    assert found
+    bad = [(uid, where, unknown_metrics(expr)) for uid, where, expr in found if unknown_metrics(expr)]
     assert not bad
 
 
@@ -321,3 +266,147 @@ def test_metric_name_extraction() -> None:
     }
     assert metric_names("label_values(http_requests_total, service)") == {"http_requests_total"}
     assert unknown_metrics("rate(artstore_uploadz_total[5m]) + process_cpu_seconds_total") == {"artstore_uploadz_total"}
+
+
+def test_selector_parsing() -> None:
+    parsed = parse(
+        'sum by (method) (increase(artstore_auth_attempts_total{outcome=~"a|b", method!="x"}[5m])) > 20 '
+        "and on (job) max without (instance) ({__name__=\"up\", job=~'admin.*'} offset 5m) "
+        'or histogram_quantile(0.9, sum by (le) (rate(x_bucket{route!~"/metrics|/health/.*"}[$__rate_interval])))'
+    )
+    assert [(s.metric, [(m.label, m.op, m.value) for m in s.matchers]) for s in parsed.selectors] == [
+        ("artstore_auth_attempts_total", [("outcome", "=~", "a|b"), ("method", "!=", "x")]),
+        ("up", [("job", "=~", "admin.*")]),
+        ("x_bucket", [("route", "!~", "/metrics|/health/.*")]),
+    ]
+    assert parsed.grouping == ["method", "job", "instance", "le"]
+    assert parse('m{l="a\\"b"}').selectors[0].matchers[0].value == 'a"b'
+
+
+# --- значения меток: только те, что отдаёт код ----------------------------------------------------
+
+
+@pytest.mark.parametrize("query", list(queries()), ids=lambda q: q.where)
+def test_label_matchers_name_values_the_code_emits(query: Query) -> None:
+    """Каждый матчер алерта и запроса дашборда называет значение из перечня artstore_common, каждая
+    группировка и подпись — метку, которая у метрики есть."""
+    assert not enumerated_value_errors(query)
+
+
+@pytest.mark.parametrize(("test", "series"), rule_test_series(), ids=lambda v: str(v)[:60])
+def test_rule_unit_test_series_use_code_values(test: str, series: str) -> None:
+    """Входные ряды alerts.test.yml — с настоящими значениями: на выдуманных тест зелёный, алерт глухой."""
+    assert not enumerated_value_errors(Query(f"alerts.test.yml «{test}»", series))
+
+
+def test_matcher_check_catches_invented_values() -> None:
+    # Выражения, какими они были до сверки с кодом: проверка обязана их отвергнуть.
+    for expr in (
+        'max by (state) (artstore_saga_transactions{state!~"completed|compensated|failed"}) > 0',
+        'sum(increase(artstore_placement_decisions_total{result="none_available"}[5m])) > 0',
+        'sum by (method) (increase(artstore_auth_attempts_total{outcome=~"failure|throttled"}[5m])) > 20',
+        'sum by (outcome) (rate(artstore_downloads_total{outcome!="success"}[5m]))',
+        "max by (job, target) (artstore_circuit_breaker_open) == 1",
+    ):
+        assert enumerated_value_errors(Query("старое", expr)), expr
+
+
+def _rule(alert: str, source: str | None = None) -> dict:
+    found = [r for r in alert_rules() if r["alert"] == alert and r.get("labels", {}).get("source") == source]
+    assert len(found) == 1, (alert, source, found)
+    return found[0]
+
+
+def _panel_expr(uid: str, title: str, ref: str) -> str:
+    dashboard = next(d for d in dashboards() if d["uid"] == uid)
+    panel = next(p for p in panels(dashboard) if p.get("title") == title)
+    return str(next(t["expr"] for t in panel["targets"] if t["refId"] == ref))
+
+
+# Что алерт обязан отбирать из перечня значений: (алерт, source, метрика, метка, значения).
+ALERT_INTENT = [
+    ("SagaStuck", None, "artstore_saga_transactions", "state", frozenset(SAGA_ACTIVE_STATES)),
+    ("NoWritableStorageElement", None, "artstore_placement_decisions_total", "result",
+     frozenset({PlacementResult.NO_CANDIDATE})),
+    ("AuthFailuresSpike", "login", "artstore_auth_attempts_total", "outcome", AUTH_GUESSING_OUTCOMES),
+    ("WebhookDeliveryFailures", None, "artstore_webhook_deliveries_total", "outcome",
+     frozenset({WebhookOutcome.FAILED})),
+    ("ReplicationRepairsFailing", None, "artstore_replication_repairs_total", "outcome",
+     frozenset({RepairOutcome.FAILED})),
+    ("ReplicationConflict", None, "artstore_replication_repairs_total", "outcome",
+     frozenset({RepairOutcome.CONFLICT})),
+]
+PANEL_INTENT = [
+    ("artstore-storage", "Неуспешные загрузки и скачивания", "A", "artstore_uploads_total", "outcome",
+     frozenset(UploadOutcome) - {UploadOutcome.SUCCESS}),
+    ("artstore-storage", "Неуспешные загрузки и скачивания", "B", "artstore_downloads_total", "outcome",
+     frozenset(DownloadOutcome) - set(DOWNLOAD_SERVED_OUTCOMES)),
+]
+
+
+@pytest.mark.parametrize(("alert", "source", "metric", "label", "expected"), ALERT_INTENT,
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_alert_selects_intended_values(alert: str, source: str | None, metric: str, label: str,
+                                       expected: frozenset[str]) -> None:
+    assert selected_values(_rule(alert, source)["expr"], metric, label) == expected
+
+
+@pytest.mark.parametrize(("uid", "title", "ref", "metric", "label", "expected"), PANEL_INTENT,
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_panel_selects_intended_values(uid: str, title: str, ref: str, metric: str, label: str,
+                                       expected: frozenset[str]) -> None:
+    assert selected_values(_panel_expr(uid, title, ref), metric, label) == expected
+
+
+def _series(metric: str, label: str, value: str) -> str:
+    """Ряд метрики с меткой label=value; прочие метки — допустимыми значениями из перечня."""
+    labels = {"job": "test", "instance": "test:1"}
+    for name, allowed in METRIC_LABELS[metric].items():
+        if name == label:
+            labels[name] = value
+        elif name == "storage_element":
+            labels[name] = NO_STORAGE_ELEMENT if value == PlacementResult.NO_CANDIDATE else "se-01"
+        else:
+            labels[name] = sorted(allowed)[0] if allowed else "x"
+    inner = ", ".join(f'{k}="{v}"' for k, v in labels.items())
+    return f"{metric}{{{inner}}}"
+
+
+def test_alerts_fire_for_exactly_intended_values(tmp_path: Path) -> None:
+    """Тест правил, порождённый из перечня: каждый алерт из ALERT_INTENT прогоняется по КАЖДОМУ
+    значению своей метки. Новое значение в коде (скажем, ещё одно конечное состояние саги) попадёт
+    сюда само, и алерт, который на него не рассчитан, уронит тест. ``for`` здесь не при чём — его
+    проверяют ручные случаи alerts.test.yml; здесь — только условие выражения."""
+    tests = []
+    for alert, source, metric, label, expected in ALERT_INTENT:
+        expr = _rule(alert, source)["expr"]
+        counter = metric.endswith("_total")
+        for value in sorted(METRIC_LABELS[metric][label] or ()):
+            tests.append({
+                "name": f"{alert} {label}={value}",
+                "interval": "1m",
+                "input_series": [{"series": _series(metric, label, value),
+                                  "values": "0+10x30" if counter else "2x30"}],
+                "promql_expr_test": [{
+                    "expr": f"count({expr}) or vector(0)", "eval_time": "20m",
+                    "exp_samples": [{"labels": "{}", "value": 1 if value in expected else 0}],
+                }],
+            })
+    assert len(tests) > len(ALERT_INTENT)
+    path = tmp_path / "generated.test.yml"
+    path.write_text(yaml.safe_dump({"rule_files": [str(ALERTS)], "evaluation_interval": "1m", "tests": tests},
+                                   allow_unicode=True), encoding="utf-8")
+    _assert_ok(_run(_tool("promtool", "prometheus"), "test", "rules", path))
+
+
+def test_token_failure_rule_counts_only_failures() -> None:
+    # Доля отклонённых токенов: в числителе только failure, знаменатель — все проверки.
+    parsed = parse(_rule("AuthFailuresSpike", "token")["expr"])
+    outcomes = {tuple(m.value for m in s.matchers if m.label == "outcome") for s in parsed.selectors}
+    assert outcomes == {(Outcome.FAILURE,), ()}
+
+
+def test_cache_hit_panel_counts_hits() -> None:
+    expr = _panel_expr("artstore-storage", "Доля попаданий в кэш", "A")
+    numerator = parse(expr).selectors[0]
+    assert [(m.label, m.value) for m in numerator.matchers] == [("result", CacheResult.HIT)]

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 import psutil
@@ -18,6 +23,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PORTS = {"admin-module": 8000, "storage-element-01": 8010, "storage-element-02": 8011,
          "ingester-module": 8020, "query-module": 8030}
+# члены se-r1 флота ``--replicated 3`` (scripts/fleet.py): заняты только в таком флоте
+REPLICATED_PORTS = {"se-r1-a": 8012, "se-r1-b": 8013, "se-r1-c": 8014}
+
+
+def wait_for(what: str, check: Callable[[], tuple[bool, object]], timeout: float = 60.0) -> object:
+    """Ждём, пока check() вернёт (True, значение); иначе падаем с последним увиденным состоянием."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            ok, last = check()
+            if ok:
+                return last
+        except httpx.HTTPError as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        time.sleep(0.5)
+    raise AssertionError(f"за {timeout:.0f} с не дождались: {what}; последнее состояние: {last}")
 
 
 @dataclass
@@ -27,6 +49,19 @@ class RunningFleet:
     data_dir: Path
     output: list[str]
     ready_seconds: float
+    lock: IO[bytes] | None = None
+
+    def wait_output(self, text: str, timeout: float = 120, since: int = 0) -> str:
+        """Ждёт строку вывода fleet.py (его читает фоновый поток) и возвращает её."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.output[since:]:
+                if text in line:
+                    return line
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise AssertionError(f"нет строки {text!r} в выводе флота:\n" + "".join(self.output[-60:]))
 
     def secrets(self) -> dict[str, str]:
         import json
@@ -41,29 +76,87 @@ class RunningFleet:
         return str(r.json()["access_token"])
 
 
-def start_fleet(data_dir: Path, env: dict[str, str], timeout: float = 240) -> RunningFleet:
+FLEET_LOCK = Path(tempfile.gettempdir()) / "artstore-fleet-ports.lock"
+
+
+def lock_fleet_ports(timeout: float = 900) -> IO[bytes]:
+    """Порты флота фиксированы (8000–8030): тесты, поднимающие флот, идут строго по одному — и внутри
+    прогона, и между прогонами из разных рабочих копий на этой машине (блокировка файла в /tmp
+    снимается сама, даже если процесс теста убит). Заодно ждём, пока чужой флот освободит порты."""
+    fh = open(FLEET_LOCK, "ab")  # noqa: SIM115 - держим до остановки флота
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                fh.close()
+                raise AssertionError(f"порты флота заняты другим тестом дольше {timeout:g} с ({FLEET_LOCK})") from None
+            time.sleep(0.5)
+    while busy := [p for p in (*PORTS.values(), *REPLICATED_PORTS.values()) if _listening(p)]:
+        if time.monotonic() > deadline:
+            fh.close()
+            raise AssertionError(f"порты флота {busy} заняты чужим процессом дольше {timeout:g} с")
+        time.sleep(1)
+    return fh
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def start_fleet(data_dir: Path, env: dict[str, str], timeout: float = 240, args: tuple[str, ...] = ()) -> RunningFleet:
     from artstore_common.embedded import free_port
 
+    lock = lock_fleet_ports()
     env = {"ARTSTORE_UI_PORT": str(free_port()), **env}
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "fleet.py"), "run", "--data-dir", str(data_dir)],
+        [sys.executable, str(ROOT / "scripts" / "fleet.py"), "run", "--data-dir", str(data_dir), *args],
         env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
     )
     output: list[str] = []
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            if proc.poll() is not None:
-                raise AssertionError("флот не поднялся:\n" + "".join(output) + _logs(data_dir))
-            continue
+    try:
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                if proc.poll() is not None:
+                    raise AssertionError("флот не поднялся:\n" + "".join(output) + _logs(data_dir))
+                continue
+            output.append(line)
+            if "Остановить: Ctrl-C" in line:
+                # дальше вывод читает поток: иначе строки о перезапусках переполнили бы канал и fleet.py встал бы
+                threading.Thread(target=_drain, args=(proc.stdout, output), daemon=True).start()
+                return RunningFleet(proc, int(env["ARTSTORE_UI_PORT"]), data_dir, output,
+                                    time.monotonic() - started, lock)
+        raise AssertionError("флот не поднялся вовремя:\n" + "".join(output) + _logs(data_dir))
+    except BaseException:
+        _stop_quietly(proc)
+        lock.close()
+        raise
+
+
+def _drain(stream: IO[str], output: list[str]) -> None:
+    for line in stream:
         output.append(line)
-        if "Остановить: Ctrl-C" in line:
-            return RunningFleet(proc, int(env["ARTSTORE_UI_PORT"]), data_dir, output, time.monotonic() - started)
-    proc.kill()
-    raise AssertionError("флот не поднялся вовремя:\n" + "".join(output) + _logs(data_dir))
+
+
+def _stop_quietly(proc: subprocess.Popen[str]) -> None:
+    """Не поднявшийся флот — тоже Ctrl-C: fleet.py сам погасит всё, что успел запустить."""
+    if proc.poll() is None:
+        children = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        for p in psutil.wait_procs(children, timeout=20)[1]:
+            p.kill()
 
 
 def _logs(data_dir: Path) -> str:
@@ -75,13 +168,17 @@ def _logs(data_dir: Path) -> str:
 
 def stop_fleet(fleet: RunningFleet) -> list[psutil.Process]:
     """Ctrl-C (SIGINT) и проверка, что ни одного дочернего процесса не осталось."""
-    children = psutil.Process(fleet.proc.pid).children(recursive=True)
-    fleet.proc.send_signal(signal.SIGINT)
-    fleet.proc.wait(90)
-    _gone, alive = psutil.wait_procs(children, timeout=30)
-    for p in alive:
-        p.kill()
-    return alive
+    try:
+        children = psutil.Process(fleet.proc.pid).children(recursive=True)
+        fleet.proc.send_signal(signal.SIGINT)
+        fleet.proc.wait(90)
+        _gone, alive = psutil.wait_procs(children, timeout=30)
+        for p in alive:
+            p.kill()
+        return alive
+    finally:
+        if fleet.lock is not None:
+            fleet.lock.close()
 
 
 @pytest.fixture(scope="module")

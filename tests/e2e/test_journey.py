@@ -4,14 +4,18 @@ finalize → удаление; чужая роль и плохой ввод по
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from .conftest import RunningFleet
+from .conftest import RunningFleet, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -31,6 +35,41 @@ def wait_found(headers: dict[str, str], query: str, file_id: str, timeout: float
             return body
         time.sleep(0.3)
     raise AssertionError(f"{query!r} не нашёл {file_id}: {body}")
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="нужен curl")
+def test_readme_search_line_works_as_written(fleet: RunningFleet) -> None:
+    # строка поиска из README, как её скопирует человек: прежняя (сырой UTF-8 в адресе) получала 400 text/plain
+    lines = [ln for ln in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+             if re.match(r"curl .*/api/v1/search", ln)]
+    assert len(lines) == 1, lines
+    cmd = lines[0].replace("localhost", "127.0.0.1")
+    out = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=30,
+                         env={**os.environ, "TOKEN": fleet.token()})
+    assert out.returncode == 0, out.stderr
+    body = json.loads(out.stdout)
+    assert "results" in body, body
+
+
+def test_unparsable_request_gets_problem_json(fleet: RunningFleet) -> None:
+    # сырой UTF-8 в строке запроса не разбирает уже парсер uvicorn — ответ всё равно problem+json с подсказкой
+    import socket
+
+    for port in (8000, 8010, 8020, 8030):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall("GET /api/v1/search?q=отчёты HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            raw = b""
+            while chunk := sock.recv(65536):
+                raw += chunk
+        head, _, body = raw.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400"), raw
+        assert b"content-type: application/problem+json" in head.lower(), head
+        problem = json.loads(body)
+        assert problem["status"] == 400 and problem["code"] == "invalid_http_request"
+        assert "--data-urlencode" in problem["detail"]
 
 
 def test_token_json_form_basic_and_wrong(fleet: RunningFleet) -> None:
@@ -82,6 +121,12 @@ def test_upload_search_download_finalize_delete(fleet: RunningFleet, tmp_path: P
 
     r = httpx.post(f"{INGESTER}/api/v1/finalize/{fid}", headers=headers, timeout=60)
     assert r.status_code in (200, 201, 202), r.text
+    tx_id = r.json()["id"]
+    # сначала — сага (её состояние и есть ответ API), затем — что query видит перенесённый файл
+    tx = wait_for("сага finalize завершилась", lambda: ((t := httpx.get(
+        f"{INGESTER}/api/v1/transactions/{tx_id}", headers=headers, timeout=10).json())["state"] in (
+        "done", "failed", "compensated"), t), 120)
+    assert isinstance(tx, dict) and tx["state"] == "done" and tx["target"] == "se-02", tx
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         meta = httpx.get(f"{QUERY}/api/v1/files/{fid}", headers=headers, timeout=10).json()
@@ -89,7 +134,7 @@ def test_upload_search_download_finalize_delete(fleet: RunningFleet, tmp_path: P
             break
         time.sleep(0.3)
     else:
-        raise AssertionError(f"finalize не перенёс файл: {meta}")
+        raise AssertionError(f"сага {tx_id} завершена, а query всё ещё видит файл на старом месте: {meta}")
     r = httpx.get(f"{QUERY}/api/v1/files/{fid}/download", headers=headers, timeout=30)
     assert r.status_code == 200 and hashlib.sha256(r.content).hexdigest() == sha
 

@@ -1,0 +1,140 @@
+"""Временные ссылки на настоящем флоте (scripts/fleet.py): curl без токена скачивает 100 МиБ, докачивает
+оборванное (``curl -C -``), после отзыва получает 403, после срока — 410 problem+json (docs/links.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from .conftest import RunningFleet
+
+pytestmark = pytest.mark.e2e
+
+INGESTER = "http://127.0.0.1:8020"
+QUERY = "http://127.0.0.1:8030"
+ROOT = Path(__file__).resolve().parents[2]
+SIZE = 100 * 1024 * 1024 + 12345
+
+
+def _sha(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def big_file(fleet: RunningFleet, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, str]:
+    path = tmp_path_factory.mktemp("links") / "архив проекта.bin"
+    with path.open("wb") as f:
+        left = SIZE
+        while left:
+            block = os.urandom(min(left, 4 << 20))
+            f.write(block)
+            left -= len(block)
+    token = fleet.token()
+    # загрузка тем же curl, что в README: файл потоком, без токена в истории — из переменной
+    out = subprocess.run(["curl", "-sS", "--fail-with-body", "-H", f"Authorization: Bearer {token}",
+                          "-F", f"file=@{path}", f"{INGESTER}/api/v1/files/upload"],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    meta = json.loads(out.stdout)
+    assert meta["checksum"] == _sha(path)
+    return str(meta["file_id"]), path, meta["checksum"]
+
+
+def _link(fleet: RunningFleet, file_id: str, **body: Any) -> dict[str, Any]:
+    r = httpx.post(f"{QUERY}/api/v1/files/{file_id}/links", json={"expires_in": 3600, **body},
+                   headers={"Authorization": f"Bearer {fleet.token()}"}, timeout=30)
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def _curl_status(url: str, *args: str) -> tuple[int, str, bytes]:
+    """(статус, Content-Type, тело) ответа curl без Authorization."""
+    out = subprocess.run(["curl", "-sS", "-o", "-", "-w", "\n%{http_code} %{content_type}", *args, url],
+                         capture_output=True, timeout=60, check=False)
+    body, _, tail = out.stdout.rpartition(b"\n")
+    status, _, ctype = tail.decode().partition(" ")
+    return int(status), ctype, body
+
+
+def test_curl_downloads_and_resumes_100_mib_without_token(
+        fleet: RunningFleet, big_file: tuple[str, Path, str], tmp_path: Path) -> None:
+    file_id, _src, sha = big_file
+    link = _link(fleet, file_id, max_downloads=1)
+    url = link["url"]
+    assert url.startswith(QUERY + "/api/v1/links/")
+    target = tmp_path / "got.bin"
+    # первая попытка оборвана посреди передачи (kill), как обрыв сети
+    slow = subprocess.Popen(["curl", "-sS", "--limit-rate", "20M", "-o", str(target), url])
+    try:
+        deadline = time.monotonic() + 60
+        while not (target.exists() and target.stat().st_size >= 30 * 1024 * 1024):
+            assert slow.poll() is None and time.monotonic() < deadline, "curl кончил раньше, чем его оборвали"
+            time.sleep(0.05)
+    finally:
+        slow.send_signal(signal.SIGKILL)
+        slow.wait(10)
+    broken_at = target.stat().st_size
+    assert 0 < broken_at < SIZE
+    # та же команда с -C - докачивает остаток: один ответ 206, max_downloads=1 на это хватает
+    resumed = subprocess.run(["curl", "-sS", "--fail-with-body", "-C", "-", "-o", str(target), "-w", "%{http_code}",
+                              url], capture_output=True, text=True, timeout=300, check=False)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout == "206"
+    assert target.stat().st_size == SIZE and _sha(target) == sha
+    # второй раз целиком по ссылке с max_downloads=1 — нельзя
+    status, ctype, body = _curl_status(url)
+    assert (status, ctype) == (410, "application/problem+json"), body
+    assert json.loads(body)["code"] == "link_exhausted"
+
+
+def test_revoked_and_expired_links_answer_problem_json(
+        fleet: RunningFleet, big_file: tuple[str, Path, str]) -> None:
+    file_id, src, _sha256 = big_file
+    link = _link(fleet, file_id)
+    status, _ctype, body = _curl_status(link["url"], "-r", "0-99")
+    with src.open("rb") as f:
+        assert status == 206 and body == f.read(100)
+    r = httpx.delete(f"{QUERY}/api/v1/links/{link['id']}", headers={"Authorization": f"Bearer {fleet.token()}"},
+                     timeout=30)
+    assert r.status_code == 204, r.text
+    status, ctype, body = _curl_status(link["url"])
+    assert (status, ctype) == (403, "application/problem+json") and json.loads(body)["code"] == "link_revoked"
+
+    short = _link(fleet, file_id, expires_in=1)
+    assert _curl_status(short["url"], "-r", "0-0")[0] == 206
+    time.sleep(1.5)
+    status, ctype, body = _curl_status(short["url"])
+    assert (status, ctype) == (410, "application/problem+json") and json.loads(body)["code"] == "link_expired"
+
+    # все ссылки учётной записи — одним запросом
+    a, b = _link(fleet, file_id), _link(fleet, file_id)
+    r = httpx.delete(f"{QUERY}/api/v1/links", headers={"Authorization": f"Bearer {fleet.token()}"}, timeout=30)
+    assert r.status_code == 200 and {a["id"], b["id"]} <= set(r.json()["link_ids"])
+    assert all(_curl_status(x["url"])[0] == 403 for x in (a, b))
+
+
+def test_readme_link_lines_work_as_written(fleet: RunningFleet, big_file: tuple[str, Path, str],
+                                           tmp_path: Path) -> None:
+    # блок «временная ссылка» из README, как его скопирует человек: выдать ссылку и скачать по ней без токена
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("# временная ссылка"))
+    block = "\n".join(lines[start:lines.index("```", start)])
+    file_id, _src, sha = big_file
+    script = block.replace("localhost", "127.0.0.1").replace("<file_id>", file_id)
+    out = subprocess.run(["bash", "-ec", script], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                         env={**os.environ, "TOKEN": fleet.token()})
+    assert out.returncode == 0, out.stderr
+    assert _sha(tmp_path / "big.bin") == sha
