@@ -108,14 +108,15 @@ class RssSampler:
         return {k: round((self.peak[k] - self.base[k]) / 2**20, 1) for k in self.procs}
 
 
-def multipart(payload: bytes, name: str) -> aiohttp.FormData:
+def multipart(payload: bytes, name: str, retention: str = "temporary") -> aiohttp.FormData:
     form = aiohttp.FormData()
-    form.add_field("retention_policy", "temporary")
+    form.add_field("retention_policy", retention)
     form.add_field("file", payload, filename=name, content_type="application/octet-stream")
     return form
 
 
-async def small_uploads(session: aiohttp.ClientSession, token: str, n: int, conc: int, direct: bool) -> dict[str, Any]:
+async def small_uploads(session: aiohttp.ClientSession, token: str, n: int, conc: int, direct: bool,
+                        retention: str = "temporary") -> dict[str, Any]:
     payload = os.urandom(64 * 1024)
     latencies: list[float] = []
     counter = iter(range(n))
@@ -134,7 +135,8 @@ async def small_uploads(session: aiohttp.ClientSession, token: str, n: int, conc
                     await r.read()
                     ok = r.status in (200, 201)
             else:
-                async with session.post(f"{INGESTER}/api/v1/files/upload", data=multipart(payload, f"small-{i}.bin"),
+                async with session.post(f"{INGESTER}/api/v1/files/upload",
+                                        data=multipart(payload, f"small-{i}.bin", retention),
                                         headers={"Authorization": f"Bearer {token}"}) as r:
                     await r.read()
                     ok = r.status == 201
@@ -161,7 +163,8 @@ async def _body(size: int, digest: Any) -> Any:
         yield part
 
 
-async def large_upload(session: aiohttp.ClientSession, token: str, size: int, direct: bool) -> dict[str, Any]:
+async def large_upload(session: aiohttp.ClientSession, token: str, size: int, direct: bool,
+                       retention: str = "temporary") -> dict[str, Any]:
     digest = hashlib.sha256()
     started = time.perf_counter()
     if direct:
@@ -175,7 +178,7 @@ async def large_upload(session: aiohttp.ClientSession, token: str, size: int, di
             status = r.status
     else:
         with aiohttp.MultipartWriter("form-data") as mp:
-            part = mp.append(b"temporary")
+            part = mp.append(retention.encode())
             part.set_content_disposition("form-data", name="retention_policy")
             part = mp.append(_body(size, digest), {"Content-Type": "application/octet-stream"})
             part.set_content_disposition("form-data", name="file", filename="large.bin")

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from artstore_common import Role, authorize, create_service_app, require_roles
+from artstore_common import Role, authorize, create_service_app, require_roles, service_state
 from artstore_common._auth import Principal
 
 URL = "/api/v1/files/abc-123/download"
@@ -38,7 +38,7 @@ class _Verifier:
 def _app(fast: bool) -> Any:
     app = create_service_app(service="bench", version="1", title="bench", description="bench",
                              cors_origins=["http://ui.example"])
-    app.state.jwt_verifier = _Verifier()
+    service_state(app).verifier = _Verifier()
     router = APIRouter(prefix="/api/v1/files")
 
     @router.get("/{file_id}/download", dependencies=[require_roles(Role.ADMIN)], response_class=Response)
@@ -51,7 +51,7 @@ def _app(fast: bool) -> Any:
             await authorize(request)
             return await download(request.path_params["file_id"], request)
 
-        app.state.fast_routes.add("GET", "/api/v1/files/{file_id}/download", fast_download)
+        service_state(app).fast_routes.add("GET", "/api/v1/files/{file_id}/download", fast_download)
     return app
 
 
