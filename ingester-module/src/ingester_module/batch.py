@@ -16,6 +16,7 @@ from starlette.requests import ClientDisconnect
 from artstore_common import Principal, ProblemError, Role, UploadOutcome, require_roles
 
 from .ratelimit import enforce_rate_limit
+from .schemas import BatchUploadResult
 from .upload.form import FilePart, read_file
 from .upload.multipart import Event, Field, FileEnd, FileStart, MultipartStream, boundary_of
 from .upload.options import element_meta, expected_sha256, parse_options, upload_result
@@ -35,6 +36,7 @@ def _error(exc: ProblemError) -> dict[str, Any]:
 
 
 @router.post("/batch/upload", summary="Загрузить до 100 файлов / 1 ГиБ одной формой; результат по каждому",
+             response_model=None, responses={200: {"model": BatchUploadResult}},
              openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
                  "type": "object", "properties": {"file": {"type": "array", "items": {
                      "type": "string", "format": "binary"}}}}}}}})

@@ -11,6 +11,7 @@ from artstore_common import ElementError, EventActor, FileId, Principal, Problem
 
 from .locator import Locator
 from .ratelimit import enforce_rate_limit
+from .schemas import BatchDeleteResult
 
 router = APIRouter(prefix="/api/v1", tags=["files"])
 
@@ -50,7 +51,8 @@ class BatchDelete(BaseModel):
     file_ids: list[str] = Field(min_length=1, max_length=100)
 
 
-@router.post("/batch/delete", summary="Удалить до 100 файлов; результат по каждому")
+@router.post("/batch/delete", summary="Удалить до 100 файлов; результат по каждому", response_model=None,
+             responses={200: {"model": BatchDeleteResult}})
 async def batch_delete(body: BatchDelete, request: Request,
                        principal: Principal = require_roles(Role.ADMIN, Role.USER)) -> dict[str, Any]:
     await enforce_rate_limit(request, principal, len(body.file_ids))

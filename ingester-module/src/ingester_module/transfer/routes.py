@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from artstore_common import CurrentPrincipal, EventActor, FileId, Principal, ProblemError, Role, require_roles
 
+from ..schemas import Transaction, TransactionPage
 from .models import TERMINAL, TransactionRepo
 
 router = APIRouter(prefix="/api/v1", tags=["transfer"])
@@ -62,19 +63,27 @@ async def _start(request: Request, principal: Principal, kind: str, file_id: str
     return JSONResponse(tx, status_code=202, headers={"Location": f"/api/v1/transactions/{tx['id']}"})
 
 
-@router.post("/finalize/{file_id}", status_code=202, summary="temporary → permanent (сага переноса на rw)")
+_SAGA: dict[int | str, dict[str, Any]] = {
+    200: {"model": Transaction, "description": "сага уже завершилась (wait=true)"},
+    202: {"model": Transaction, "description": "сага начата; Location — её адрес"}}
+
+
+@router.post("/finalize/{file_id}", status_code=202, summary="temporary → permanent (сага переноса на rw)",
+             responses=_SAGA)
 async def finalize(file_id: FileId, request: Request, wait: bool = False,
                    principal: Principal = require_roles(Role.ADMIN, Role.USER)) -> JSONResponse:
     return await _start(request, principal, "finalize", file_id, None, wait)
 
 
-@router.post("/files/{file_id}/transfer", status_code=202, summary="Перенести файл на другой элемент")
+@router.post("/files/{file_id}/transfer", status_code=202, summary="Перенести файл на другой элемент",
+             responses=_SAGA)
 async def transfer(file_id: FileId, body: TransferRequest, request: Request, wait: bool = False,
                    principal: Principal = require_roles(Role.ADMIN)) -> JSONResponse:
     return await _start(request, principal, "transfer", file_id, body.target_storage_element_id, wait)
 
 
-@router.get("/transactions", summary="Журнал саг переноса")
+@router.get("/transactions", summary="Журнал саг переноса", response_model=None,
+            responses={200: {"model": TransactionPage}})
 @router.get("/transactions/", include_in_schema=False)
 @legacy.get("/transactions")
 async def list_transactions(request: Request, principal: CurrentPrincipal, state: str | None = None,
@@ -86,7 +95,8 @@ async def list_transactions(request: Request, principal: CurrentPrincipal, state
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
-@router.get("/transactions/{tx_id}", summary="Состояние саги")
+@router.get("/transactions/{tx_id}", summary="Состояние саги", response_model=None,
+            responses={200: {"model": Transaction}})
 @legacy.get("/transactions/{tx_id}")
 async def get_transaction(tx_id: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     tx: dict[str, Any] | None = await request.app.state.transactions.get(tx_id)

@@ -9,7 +9,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
-from artstore_common import HotRouter, Principal, ProblemError, Role, UploadOutcome, roles
+from artstore_common import HotRouter, Principal, ProblemError, Role, UploadOutcome, UploadResult, roles
 
 from ..ratelimit import enforce_rate_limit
 from .form import read_fields_until_file, read_file
@@ -43,7 +43,8 @@ def _declared_size(request: Request) -> int | None:
 
 
 @router.hot("/files/upload", methods=["POST"], roles=_UPLOADERS, status_code=201, openapi_extra=_FORM_SCHEMA,
-            summary="Загрузить файл (multipart, потоком на элемент хранения)")
+            summary="Загрузить файл (multipart, потоком на элемент хранения)",
+            responses={201: {"model": UploadResult, "description": "файл принят и записан на элемент"}})
 async def upload_file(request: Request, principal: Principal) -> JSONResponse:
     started = time.perf_counter()
     state = request.app.state

@@ -148,6 +148,63 @@ def meta_from_obj(data: Any) -> FileMeta:
         raise ProblemError(422, "invalid_meta", f"метаданные файла не прошли проверку: {first}") from exc
 
 
+# --- файл глазами клиента (ответы API) ------------------------------------------------------------
+# Время — строкой ISO 8601, как оно лежит в attr.json: ответ отдаётся без пересборки, а клиент, собранный
+# по OpenAPI, всё равно разбирает его как date-time.
+Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+
+
+class FileRecord(BaseModel):
+    """Файл в ответах query (метаданные, поиск) и элемента: поля attr.json и где он лежит.
+
+    Схема документирует ответ; лишние поля (новые версии attr.json) клиент получает как есть.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    file_id: str
+    original_filename: str
+    file_size: int
+    content_type: str = "application/octet-stream"
+    checksum: str | None = Field(None, description="sha256 содержимого, hex")
+    storage_filename: str | None = None
+    storage_path: str | None = None
+    created_at: Timestamp | None = None
+    updated_at: Timestamp | None = None
+    created_by_id: str | None = None
+    created_by_username: str | None = None
+    description: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    retention_policy: RetentionPolicy | None = None
+    expires_at: Timestamp | None = None
+    compression: dict[str, Any] | None = Field(None, description="как сжат на диске: algorithm, original_size")
+    storage_element_id: str | None = None
+    storage_element_mode: str | None = Field(None, description="режим элемента: edit | rw | ro | ar")
+    version: int | None = Field(None, description="счётчик правок метаданных (docs/replication.md §6)")
+    corrupted: bool | None = Field(None, description="true — фиксити нашла расхождение sha256")
+    rank: float | None = Field(None, description="релевантность в результатах поиска")
+
+
+class UploadResult(BaseModel):
+    """Ответ на загрузку (multipart, пакет, завершённая tus): docs/architecture.md §2."""
+
+    model_config = ConfigDict(extra="allow")
+
+    file_id: str
+    original_filename: str
+    file_size: int
+    checksum: str = Field(description="sha256 содержимого, hex")
+    uploaded_at: Timestamp
+    storage_element_id: str
+    retention_policy: RetentionPolicy
+    storage_filename: str | None = None
+    expires_at: Timestamp | None = None
+    content_type: str | None = None
+    compression: dict[str, Any] | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
 # --- Content-Disposition ---------------------------------------------------------------------------
 _RU = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
                ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p", "r", "s",

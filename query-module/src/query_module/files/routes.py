@@ -11,6 +11,7 @@ from artstore_common import (
     ElementError,
     EventActor,
     FileId,
+    FileRecord,
     HotRouter,
     Principal,
     ProblemError,
@@ -40,7 +41,7 @@ def _with_location(meta: dict[str, Any], el: StorageElement) -> dict[str, Any]:
 
 
 @router.get("/{file_id}", dependencies=[READERS], summary="Метаданные файла (attr.json + элемент)",
-            operation_id="getFileMetadata")
+            operation_id="getFileMetadata", response_model=None, responses={200: {"model": FileRecord}})
 async def file_metadata(file_id: FileId, request: Request) -> dict[str, Any]:
     meta, el = await _locator(request).metadata(file_id)
     return _with_location(meta, el)

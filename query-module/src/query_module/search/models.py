@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from artstore_common import Suggestion
 
 
 class SearchResponse(BaseModel):
-    results: list[dict[str, Any]] = Field(description="Поля attr.json + storage_element_id + rank")
+    # Строки элементов отдаются как пришли (до 1000 на страницу — без пересборки моделью); в схеме — FileRecord,
+    # её кладёт в components маршрут метаданных (files/routes.py), клиент по OpenAPI получает типы.
+    results: Annotated[list[dict[str, Any]], WithJsonSchema(
+        {"type": "array", "items": {"$ref": "#/components/schemas/FileRecord"}})] = Field(
+        description="Поля attr.json + storage_element_id + rank")
     total_count: int
     limit: int
     offset: int

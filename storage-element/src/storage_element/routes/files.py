@@ -13,6 +13,7 @@ from artstore_common import (
     ACTOR_HEADER,
     CurrentPrincipal,
     EventActor,
+    FileRecord,
     HotRouter,
     Principal,
     ProblemError,
@@ -49,7 +50,8 @@ def _public(attr: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.hot("/{file_id}", methods=["PUT"], roles=_WRITERS, status_code=201, summary="Записать файл потоком",
-            responses={200: {"description": "повтор того же содержимого"}, 201: {"description": "записан"}})
+            responses={200: {"description": "повтор того же содержимого", "model": FileRecord},
+                       201: {"description": "записан", "model": FileRecord}})
 async def put_file(request: Request, file_id: str) -> JSONResponse:
     # id проверяется здесь, а не типом параметра: у элемента свой код ошибки (invalid_id), его ждут ingester и сага
     el: Element = request.app.state.element
@@ -72,7 +74,8 @@ async def put_file(request: Request, file_id: str) -> JSONResponse:
     return JSONResponse(attr, status_code=status)
 
 
-@router.get("/{file_id}", summary="Метаданные файла (attr.json)")
+@router.get("/{file_id}", summary="Метаданные файла (attr.json)", response_model=None,
+             responses={200: {"model": FileRecord}})
 async def get_file(file_id: str, _: CurrentPrincipal, el: Element = Depends(element)) -> dict[str, Any]:
     attr = await _attr(el, file_id)
     out = _public(attr)
