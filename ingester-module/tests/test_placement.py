@@ -74,7 +74,10 @@ def test_redis_down_uses_fallback_snapshot(tmp_path, fleet_factory) -> None:
         f.publish()
         url = f.ingester()
         assert (f.ingesters[0].server.config.app.state.settings.data_dir / "ingester-discovery.json").exists()
-        assert _upload(url, f.headers(), 1000).status_code == 201
+        first = _upload(url, f.headers(), 1000)
+        assert first.status_code == 201
+        # событие первой загрузки уже в Redis: в outbox остаются ровно три загрузки без Redis
+        assert f.events("file_uploaded", first.json()["file_id"])
         server.stop()
         time.sleep(0.5)
         for _ in range(3):
