@@ -94,3 +94,29 @@ def test_query_downloads_are_documented_as_binary_with_ranges(monkeypatch: pytes
         assert "Content-Range" in responses["206"]["headers"]
         for status in errors:
             assert "application/problem+json" in responses[status]["content"], (path, status)
+
+
+# Ответ, который клиент по схеме разбирает в тип, а не в «что-то JSON» (живой прогон — tests/e2e/test_openapi.py).
+TYPED = {
+    "ingester_module.app": [("/api/v1/files/upload", "post", "201", "UploadResult"),
+                            ("/api/v1/batch/upload", "post", "200", "BatchUploadResult"),
+                            ("/api/v1/batch/delete", "post", "200", "BatchDeleteResult"),
+                            ("/api/v1/finalize/{file_id}", "post", "202", "Transaction"),
+                            ("/api/v1/transactions", "get", "200", "TransactionPage"),
+                            ("/api/v1/transactions/{tx_id}", "get", "200", "Transaction")],
+    "query_module.app": [("/api/v1/files/{file_id}", "get", "200", "FileRecord"),
+                         ("/api/v1/search", "get", "200", "SearchResponse")],
+    "storage_element.app": [("/api/v1/files/{file_id}", "get", "200", "FileRecord")],
+}
+
+
+@pytest.mark.parametrize("module", sorted(TYPED))
+def test_responses_are_typed(module: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "development")
+    schema = importlib.import_module(module).create_app().openapi()
+    for path, method, status, model in TYPED[module]:
+        content = schema["paths"][path][method]["responses"][status]["content"]["application/json"]
+        assert content["schema"] == {"$ref": f"#/components/schemas/{model}"}, (path, method, status)
+    if module == "query_module.app":
+        results = schema["components"]["schemas"]["SearchResponse"]["properties"]["results"]
+        assert results["items"] == {"$ref": "#/components/schemas/FileRecord"}

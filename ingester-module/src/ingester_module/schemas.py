@@ -1,6 +1,6 @@
 """Схемы ответов ingester для OpenAPI: клиент, собранный по схеме (openapi-python-client), разбирает ответ в
 типы, а не в «что-то JSON». Маршруты отдают готовые словари (горячий путь не пересобирает ответ моделью);
-что словари совпадают со схемой, проверяет tests/e2e/test_generated_client.py."""
+что словари совпадают со схемой, проверяет клиент openapi-python-client в tests/e2e/test_openapi.py."""
 
 from __future__ import annotations
 
