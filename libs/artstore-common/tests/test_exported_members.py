@@ -23,6 +23,8 @@ def test_all_is_frozen() -> None:
             "Upstream",
             "is_element_failure", "FILE_ID_PATTERN", "FileId", "FileMeta", "content_disposition", "decode_meta",
             "encode_meta", "meta_from_obj", "segment", "valid_file_id", "LocationStore", "decode_location",
+            # файл в ответах API (OpenAPI query, ingester и элемента)
+            "FileRecord", "UploadResult", "Timestamp",
             "encode_location", "location_key", "ElementSearchPage", "SearchMode", "SearchRequest", "SortBy",
             "SortOrder", "Suggestion", "HotRouter", "include_routers",
                         "AUTH_GUESSING_OUTCOMES", "DOWNLOAD_SERVED_OUTCOMES", "METRIC_HISTOGRAMS", "METRIC_LABELS",
