@@ -371,7 +371,10 @@ def test_flipped_byte_is_never_served_and_the_copy_is_repaired(replicated: Repli
     content = os.urandom(200_000)
     up = _upload_permanent(headers, "испорченный байт.bin", content)
     file_id = up["file_id"]
-    wait_for("копия на se-r1-a", lambda: (_member_file(headers, "se-r1-a", file_id).status_code == 200, None), 60)
+    # целые копии — у обоих соседей: кворум подтверждает запись двумя членами, третий догоняет в фоне, а
+    # без его копии (и с соседом, ещё закрытым предохранителем после прошлого теста) целой копии нет нигде
+    wait_for("копии у всех членов", lambda: (all(_member_file(headers, m, file_id).status_code == 200
+                                                 for m in MEMBER_URLS), None), 60)
     path = replicated.fleet.data_dir / "se-r1-a" / _member_file(headers, "se-r1-a", file_id).json()["storage_path"]
     raw = bytearray(path.read_bytes())
     raw[1000] ^= 0x01
@@ -379,7 +382,7 @@ def test_flipped_byte_is_never_served_and_the_copy_is_repaired(replicated: Repli
     # чтения идут по кругу по членам: за шесть кругов каждый член отвечал — и ни разу не испорченными байтами
     for _ in range(6):
         whole = httpx.get(f"{QUERY}/api/v1/files/{file_id}/download", headers=headers, timeout=60)
-        assert whole.status_code == 200 and whole.content == content
+        assert whole.status_code == 200 and whole.content == content, whole.text[:500]
         part = httpx.get(f"{QUERY}/api/v1/files/{file_id}/download", headers={**headers, "Range": "bytes=900-1099"},
                          timeout=60)
         assert part.status_code == 206 and part.content == content[900:1100]
