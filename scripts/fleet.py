@@ -15,6 +15,7 @@ Ctrl-C останавливает всё в обратном порядке, б�
 
 from __future__ import annotations
 
+import abc
 import argparse
 import asyncio
 import http.server
@@ -196,7 +197,7 @@ def _stamp() -> str:
 
 
 # --- процессы под присмотром ----------------------------------------------------------------------------
-class Unit:
+class Unit(abc.ABC):
     """Процесс флота под присмотром: запуск, «жив ли», «готов ли», счётчик сбоев подряд."""
 
     name: str
@@ -210,11 +211,11 @@ class Unit:
         self.awaiting_ready = False
         self.restarted = False
 
-    def spawn(self) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def spawn(self) -> None: ...
 
-    def alive(self) -> bool:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def alive(self) -> bool: ...
 
     def ready(self) -> bool:
         return self.alive()

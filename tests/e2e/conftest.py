@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import signal
 import socket
@@ -40,6 +41,12 @@ def wait_for(what: str, check: Callable[[], tuple[bool, object]], timeout: float
             last = f"{type(exc).__name__}: {exc}"
         time.sleep(0.5)
     raise AssertionError(f"за {timeout:.0f} с не дождались: {what}; последнее состояние: {last}")
+
+
+def sha256_file(path: Path) -> str:
+    """sha256 файла потоком: большие файлы тестов (100 МиБ и больше) в память целиком не читаются."""
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 @dataclass

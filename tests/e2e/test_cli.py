@@ -5,7 +5,6 @@ CLI запускается отдельным процессом, как у по
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -19,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import RunningFleet
+from .conftest import RunningFleet, sha256_file
 
 pytestmark = pytest.mark.e2e
 
@@ -66,14 +65,6 @@ def cli(fleet: RunningFleet, tmp_path: Path) -> Cli:
     return Cli(tmp_path / "config", work, fleet)
 
 
-def _sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _random_file(path: Path, size: int) -> Path:
     with path.open("wb") as f:
         left = size
@@ -109,7 +100,7 @@ def test_upload_search_info_download_finalize_rm(cli: Cli) -> None:
     r = cli.run("upload", str(src), "--tag", "отчёт", "--tag", "2026", "--meta", "отдел=бухгалтерия",
                 "--meta", "year=2026", "--description", "Годовой отчёт за 2026", "--ttl-days", "10", "--json")
     result = json.loads(r.stdout)
-    sha = _sha(src)
+    sha = sha256_file(src)
     assert result["checksum"] == sha and result["file_size"] == src.stat().st_size
     assert f"sha256 {sha}" in r.stderr  # посчитан и показан до передачи
     file_id = result["file_id"]
@@ -129,7 +120,7 @@ def test_upload_search_info_download_finalize_rm(cli: Cli) -> None:
     out_dir.mkdir()
     r = cli.run("download", file_id, "-o", str(out_dir))
     got = out_dir / "Годовой отчёт 2026.pdf"
-    assert _sha(got) == sha and f"sha256 {sha} совпал" in r.stdout
+    assert sha256_file(got) == sha and f"sha256 {sha} совпал" in r.stdout
     r = cli.run("download", file_id, "-o", str(out_dir), ok=False)
     assert r.returncode == 1 and "--force" in r.stderr
 
@@ -177,7 +168,7 @@ def test_upload_killed_mid_way_resumes_from_server_offset(cli: Cli) -> None:
     cli.login()
     size = 96 * 1024 * 1024
     src = _random_file(cli.cwd / "big.bin", size)
-    sha = _sha(src)
+    sha = sha256_file(src)
     # куски по 1 МиБ: передача идёт заметное время, и kill приходится на её середину
     proc = subprocess.Popen(cli.argv("upload", str(src), "--chunk-mib", "1", "--json"), env=cli.env, cwd=cli.cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -213,7 +204,7 @@ def test_upload_killed_mid_way_resumes_from_server_offset(cli: Cli) -> None:
 
     out = cli.cwd / "back.bin"
     cli.run("download", result["file_id"], "-o", str(out))
-    assert _sha(out) == sha
+    assert sha256_file(out) == sha
 
 
 def _download_metrics() -> tuple[float, float]:
@@ -240,7 +231,7 @@ def test_download_resumes_partial_file_with_range_and_rejects_bad_prefix(cli: Cl
     before = _download_metrics()
     r = cli.run("download", file_id, "-o", str(target))
     assert "продолжаю: на диске 2.0 МиБ" in r.stderr
-    assert _sha(target) == _sha(src) and not part.exists()
+    assert sha256_file(target) == sha256_file(src) and not part.exists()
     # докачан только хвост: один ответ 206 ровно на недостающие байты
     tail = src.stat().st_size - 2 * 1024 * 1024
     deadline = time.monotonic() + 10
@@ -253,7 +244,7 @@ def test_download_resumes_partial_file_with_range_and_rejects_bad_prefix(cli: Cl
     r = cli.run("download", file_id, "-o", str(cli.cwd / "copy.bin"), "--force", ok=False)
     assert r.returncode == 1 and "sha256" in r.stderr and not part.exists()
     cli.run("download", file_id, "-o", str(target), "--force")
-    assert _sha(target) == _sha(src)
+    assert sha256_file(target) == sha256_file(src)
 
 
 def test_link_prints_url_that_curl_downloads_without_token(cli: Cli) -> None:
@@ -268,7 +259,7 @@ def test_link_prints_url_that_curl_downloads_without_token(cli: Cli) -> None:
     curl = subprocess.run(["curl", "-sS", "--fail-with-body", "-o", str(got), url], capture_output=True, text=True,
                           timeout=60, check=False)
     assert curl.returncode == 0, curl.stderr
-    assert _sha(got) == _sha(src)
+    assert sha256_file(got) == sha256_file(src)
 
     link_id = url.rsplit("/", 1)[1].split(".")[0]
     assert f"Ссылка {link_id} отозвана" in cli.run("unlink", link_id).stdout

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -15,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import RunningFleet
+from .conftest import RunningFleet, sha256_file
 
 pytestmark = pytest.mark.e2e
 
@@ -23,14 +22,6 @@ INGESTER = "http://127.0.0.1:8020"
 QUERY = "http://127.0.0.1:8030"
 ROOT = Path(__file__).resolve().parents[2]
 SIZE = 100 * 1024 * 1024 + 12345
-
-
-def _sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +40,7 @@ def big_file(fleet: RunningFleet, tmp_path_factory: pytest.TempPathFactory) -> t
                          capture_output=True, text=True, timeout=300, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
     meta = json.loads(out.stdout)
-    assert meta["checksum"] == _sha(path)
+    assert meta["checksum"] == sha256_file(path)
     return str(meta["file_id"]), path, meta["checksum"]
 
 
@@ -93,7 +84,7 @@ def test_curl_downloads_and_resumes_100_mib_without_token(
                               url], capture_output=True, text=True, timeout=300, check=False)
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout == "206"
-    assert target.stat().st_size == SIZE and _sha(target) == sha
+    assert target.stat().st_size == SIZE and sha256_file(target) == sha
     # второй раз целиком по ссылке с max_downloads=1 — нельзя
     status, ctype, body = _curl_status(url)
     assert (status, ctype) == (410, "application/problem+json"), body
@@ -137,4 +128,4 @@ def test_readme_link_lines_work_as_written(fleet: RunningFleet, big_file: tuple[
     out = subprocess.run(["bash", "-ec", script], capture_output=True, text=True, timeout=300, cwd=tmp_path,
                          env={**os.environ, "TOKEN": fleet.token()})
     assert out.returncode == 0, out.stderr
-    assert _sha(tmp_path / "big.bin") == sha
+    assert sha256_file(tmp_path / "big.bin") == sha
