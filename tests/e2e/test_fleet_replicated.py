@@ -373,6 +373,9 @@ def test_flipped_byte_is_never_served_and_the_copy_is_repaired(replicated: Repli
     file_id = up["file_id"]
     # целые копии — у обоих соседей: кворум подтверждает запись двумя членами, третий догоняет в фоне, а
     # без его копии (и с соседом, ещё закрытым предохранителем после прошлого теста) целой копии нет нигде
+    # отстающий член догнал бы проходом anti-entropy раз в SE_REPLICATION_INTERVAL (30 с) — проход сейчас
+    for member in MEMBER_URLS:
+        _member_sync(headers, member)
     wait_for("копии у всех членов", lambda: (all(_member_file(headers, m, file_id).status_code == 200
                                                  for m in MEMBER_URLS), None), 60)
     path = replicated.fleet.data_dir / "se-r1-a" / _member_file(headers, "se-r1-a", file_id).json()["storage_path"]
