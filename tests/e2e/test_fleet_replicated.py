@@ -94,6 +94,24 @@ def _upload_permanent(headers: dict[str, str], name: str, content: bytes) -> dic
     return body
 
 
+def _upload_replicated(headers: dict[str, str], name: str, content: bytes) -> dict[str, Any]:
+    """Загрузка, легшая на se-r1. Сразу после перезапуска члена admin ещё видит его лежащим (опрос раз в
+    10 с), а у ingester предохранитель к нему разомкнут до пробы: тогда размещение честно выбирает
+    здоровый se-02. Здесь ждём, пока se-r1 снова принимает запись, — не дольше сброса предохранителя
+    (15 с) с пробой и опросом admin."""
+    placed: list[str] = []
+
+    def landed() -> tuple[bool, object]:
+        up = _upload_permanent(headers, name, content)
+        placed.append(up["storage_element_id"])
+        ok = up["storage_element_id"] == "se-r1"
+        return ok, up if ok else placed
+
+    result = wait_for("загрузка permanent ложится на se-r1", landed, 40)
+    assert isinstance(result, dict)
+    return result
+
+
 def _element_side_landed(headers: dict[str, str]) -> bool:
     info = httpx.get(f"{MEMBER_URLS['se-r1-a']}/api/v1/info", headers=headers, timeout=10).json()
     return bool(info.get("member_id")) and isinstance(info.get("replication"), dict)
@@ -369,15 +387,18 @@ def test_member_restarted_on_an_empty_folder_gets_every_file_back(replicated: Re
 def test_flipped_byte_is_never_served_and_the_copy_is_repaired(replicated: Replicated) -> None:
     headers = replicated.headers()
     content = os.urandom(200_000)
-    up = _upload_permanent(headers, "испорченный байт.bin", content)
+    up = _upload_replicated(headers, "испорченный байт.bin", content)
     file_id = up["file_id"]
     # целые копии — у обоих соседей: кворум подтверждает запись двумя членами, третий догоняет в фоне, а
     # без его копии (и с соседом, ещё закрытым предохранителем после прошлого теста) целой копии нет нигде
     # отстающий член догнал бы проходом anti-entropy раз в SE_REPLICATION_INTERVAL (30 с) — проход сейчас
-    for member in MEMBER_URLS:
-        _member_sync(headers, member)
-    wait_for("копии у всех членов", lambda: (all(_member_file(headers, m, file_id).status_code == 200
-                                                 for m in MEMBER_URLS), None), 60)
+    passes = {member: _member_sync(headers, member) for member in MEMBER_URLS}
+
+    def everywhere() -> tuple[bool, object]:
+        codes = {m: _member_file(headers, m, file_id).status_code for m in MEMBER_URLS}
+        return all(c == 200 for c in codes.values()), {"ответы членов": codes, "проходы": passes}
+
+    wait_for("копии у всех членов", everywhere, 60)
     path = replicated.fleet.data_dir / "se-r1-a" / _member_file(headers, "se-r1-a", file_id).json()["storage_path"]
     raw = bytearray(path.read_bytes())
     raw[1000] ^= 0x01
@@ -396,7 +417,7 @@ def test_majority_down_refuses_writes_clearly_and_still_serves_reads(replicated:
     headers = replicated.headers()
     fleet = replicated.fleet
     content = os.urandom(50_000)
-    existing = _upload_permanent(headers, "до отказа.bin", content)
+    existing = _upload_replicated(headers, "до отказа.bin", content)
     wait_for("копии у всех", lambda: (all(_member_file(headers, m, existing["file_id"]).status_code == 200
                                           for m in MEMBER_URLS), None), 60)
     since = len(fleet.output)

@@ -68,6 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await st.discovery.start()
         # предохранители — по адресатам: у реплицированного элемента по одному на члена
         st.metrics.watch(st.elements, lambda: [t.id for e in st.discovery.storage_elements for t in e.targets])
+        # поднявшийся элемент или член возвращается в размещение сам, не дожидаясь отказа соседей
+        st.elements.start_probing(lambda: [t for e in st.discovery.storage_elements for t in e.targets])
         st.engine = make_engine(settings.database_url, pool_size=5)
         await create_schema(st.engine)
         # событие сначала в PostgreSQL: при недоступном Redis оно дождётся его там, а не пропадёт

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -30,6 +31,7 @@ class Element:
     def __init__(self, script: list[int] | None = None) -> None:
         self.script = list(script or [])
         self.calls: list[tuple[str, str | None, int]] = []
+        self.paths: list[str] = []
         outer = self
 
         class H(BaseHTTPRequestHandler):
@@ -40,6 +42,7 @@ class Element:
                 if got < 0:
                     return  # тело оборвано: отвечать некому
                 outer.calls.append((self.command, self.headers.get("Authorization"), got))
+                outer.paths.append(self.path)
                 code = outer.script.pop(0) if outer.script else 200
                 body = b'{"code": "x", "detail": "y"}' if code >= 400 else b'{"ok": true}'
                 self.send_response(code)
@@ -218,6 +221,32 @@ def test_breaker_metric_is_labelled_by_element_id() -> None:
     text = generate_latest(registry).decode()
     assert 'artstore_circuit_breaker_open{storage_element="se-a"} 0.0' in text
     assert 'artstore_circuit_breaker_open{storage_element="se-b"} 1.0' in text
+
+
+async def test_recovered_element_is_probed_back_without_user_traffic(element: Element) -> None:
+    """Полуоткрытый предохранитель закрывает фоновая проба /health/live: иначе его закрыл бы только
+    пользовательский запрос, а размещение и чтение отдают их здоровым адресатам."""
+    healthy = StorageElement(id="se-ok", api_url=element.target.api_url)
+    client = ElementClient(retries=0, failure_threshold=1, reset_timeout=0.05)
+    element.script = [503]
+    assert (await client.request(element.target, "GET", "/x")).status == 503
+    assert client.breaker("se-t").state is CircuitState.OPEN
+    # разомкнутый ещё не пробуется, закрытый — незачем
+    assert await client.probe_half_open([element.target, healthy]) == [] and element.paths == ["/x"]
+    time.sleep(0.06)
+    element.script = [503]  # ещё не поднялся: проба снова размыкает
+    assert await client.probe_half_open([element.target, healthy]) == []
+    assert element.paths == ["/x", "/health/live"] and client.breaker("se-t").state is CircuitState.OPEN
+    time.sleep(0.06)
+    client.start_probing(lambda: [element.target, healthy], interval=0.01)
+    for _ in range(1000):  # до 10 с: проба идёт раз в 0,01 с
+        if client.breaker("se-t").state is CircuitState.CLOSED:
+            break
+        await asyncio.sleep(0.01)
+    assert client.breaker("se-t").state is CircuitState.CLOSED
+    assert set(element.paths[2:]) == {"/health/live"}
+    await client.aclose()  # останавливает и фоновую пробу
+    assert client._prober is None
 
 
 def test_breaker_half_open_probe_then_close() -> None:

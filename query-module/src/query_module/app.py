@@ -75,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics: QueryMetrics = app.state.metrics
         app.state.elements = elements = Elements(app.state.discovery, client, settings.element_timeout)
         metrics.watch_breakers(client, elements.ids)
+        # поднявшийся член снова в круге чтения сам, не дожидаясь отказа соседей
+        client.start_probing(lambda: [t for e in app.state.discovery.storage_elements for t in e.targets])
         store = LocationStore(redis, settings.redis_namespace, ttl=settings.redis_location_ttl)
         cache = LocationCache(store, metrics, size=settings.location_cache_size, ttl=settings.location_cache_ttl)
         app.state.locator = Locator(elements, cache, metrics)

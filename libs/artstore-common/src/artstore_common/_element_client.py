@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import random
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import AsyncExitStack
@@ -38,6 +39,10 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 QUORUM_FAILED = "replication_quorum_failed"
 RETRY_STATUSES = frozenset({502, 503, 504})
 API = "/api/v1"
+# проба поднявшегося адресата: живой процесс отвечает на /health/live сразу
+PROBE_TIMEOUT = 3.0
+
+_log = logging.getLogger(__name__)
 
 
 def is_element_failure(status: int) -> bool:
@@ -263,6 +268,7 @@ class ElementClient:
         self.max_connections = max_connections
         self.breakers: dict[str, CircuitBreaker] = {}
         self._session: aiohttp.ClientSession | None = None
+        self._prober: asyncio.Task[None] | None = None
         # реплицированный элемент: тройник записи, переход на соседа при чтении, ремонт (docs/replication.md)
         self.replicas = Replicas(self, stall_timeout=stall_timeout, depth=tee_depth)
 
@@ -433,7 +439,44 @@ class ElementClient:
             return Upstream(resp.status, resp.headers, _body_chunks(el, resp), stack,
                             functools.partial(_body, el, resp))
 
+    # --- возврат поднявшихся адресатов -------------------------------------------------------------
+    async def probe_half_open(self, targets: Iterable[ElementTarget]) -> list[str]:
+        """Один пробный ``GET /health/live`` каждому адресату с полуоткрытым предохранителем → id тех, кого
+        проба вернула в строй. Ответ по существу закрывает предохранитель, сбой снова размыкает его."""
+        async def one(t: ElementTarget) -> str | None:
+            try:
+                await self.request(t, "GET", "/health/live", timeout=PROBE_TIMEOUT)
+            except ElementError:
+                return None
+            return t.id if self.breaker(t.id).state is CircuitState.CLOSED else None
+
+        half_open = {t.id: t for t in targets if self.breaker(t.id).state is CircuitState.HALF_OPEN}
+        back = await asyncio.gather(*(one(t) for t in half_open.values()))
+        return [i for i in back if i is not None]
+
+    def start_probing(self, targets: Callable[[], Iterable[ElementTarget]], interval: float = 2.0) -> None:
+        """Проба полуоткрытых предохранителей в фоне, раз в ``interval`` секунд. Полуоткрытый закрывается
+        только удачным запросом, а размещение и чтение предпочитают адресатов с закрытым: пока здоровых
+        хватает, такой запрос может не прийти никогда — элемент (член) давно поднялся, а его обходят."""
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    back = await self.probe_half_open(targets())
+                except Exception:  # сбой одной пробы не должен останавливать следующие
+                    _log.exception("проба предохранителей не удалась")
+                    continue
+                if back:
+                    _log.info("предохранители снова закрыты после пробы: %s", ", ".join(back))
+
+        if self._prober is None:
+            self._prober = asyncio.create_task(loop(), name="breaker-probe")
+
     async def aclose(self) -> None:
+        if self._prober is not None:
+            self._prober.cancel()
+            await asyncio.gather(self._prober, return_exceptions=True)
+            self._prober = None
         await self.replicas.aclose()
         if self._session is not None:
             await self._session.close()
