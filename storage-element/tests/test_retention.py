@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -58,3 +59,35 @@ async def test_no_removal_outside_edit(make_settings, admin, redis_url, redis_na
         result = await run_retention(app.state.element)
         assert result["expired"] == 0
         assert (await c.get(f"/api/v1/files/{f['file_id']}", headers=admin)).status_code == 200
+
+
+async def test_events_wait_in_postgres_while_redis_is_down(make_settings, admin, tmp_path, redis_namespace) -> None:
+    """Redis лежит, а срок файла истёк: элемент удаляет файл, и события file_expiring/file_expired ждут в
+    outbox PostgreSQL, пока Redis не вернётся, — вебхук и сброс кэшей query не теряются."""
+    from artstore_common.testing import KillableRedis
+
+    server = KillableRedis(tmp_path / "redis").start()
+    try:
+        async with running(make_settings(mode="edit", redis_url=server.url)) as (app, c):
+            gone = (await put(c, admin, b"gone", retention_policy="temporary", expires_at=_iso(-1))).json()
+            server.kill()
+            assert (await run_retention(app.state.element))["expired"] == 1
+            assert (await c.get(f"/api/v1/files/{gone['file_id']}", headers=admin)).status_code == 404
+            check: dict = {}
+            for _ in range(100):
+                check = (await c.get("/health/ready")).json()["checks"]["event_outbox"]
+                if check["status"] == "degraded":
+                    break
+                await asyncio.sleep(0.1)
+            assert check["status"] == "degraded" and "2 ждут в PostgreSQL" in check["detail"], check
+            server.start()
+            types: list[str] = []
+            for _ in range(200):  # ретранслятор повторяет перенос с паузой до 5 с
+                types = [e["type"] for e in await _events(server.url, redis_namespace)
+                         if e["data"]["file_id"] == gone["file_id"]]
+                if "file_expired" in types:
+                    break
+                await asyncio.sleep(0.1)
+            assert types == ["file_expiring", "file_expired"], types
+    finally:
+        server.kill()

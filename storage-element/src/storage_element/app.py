@@ -28,6 +28,7 @@ from artstore_common import (
 from .archive import archive_all
 from .backends import make_backend
 from .element import Element
+from .events import open_outbox
 from .reconcile import rebuild, recover
 from .replication import Replication
 from .retention import run_retention
@@ -73,11 +74,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redis = make_redis(settings.redis_url)
         backend = make_backend(settings)
         await backend.start()
-        el = Element(settings, backend, engine, EventPublisher(redis, settings.redis_namespace),
+        outbox = await open_outbox(settings, engine, redis)
+        el = Element(settings, backend, engine, EventPublisher(redis, settings.redis_namespace, outbox=outbox),
                      service_state(app).registry)
         app.state.element = el
         await el.cache.create()
         await el.cache.start(settings.database_url)
+        outbox.start()
         outcome = await recover(el)
         if outcome["completed"] or outcome["rolled_back"]:
             _log.warning("восстановление по WAL: доведено %(completed)d, откатано %(rolled_back)d", outcome)
@@ -102,8 +105,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await redis.ping()
             return None
 
-        # без Redis элемент пишет и читает; теряются только события (их сбой пишется в журнал)
+        # без Redis элемент пишет и читает, а его события ждут в outbox PostgreSQL
         service_state(app).health.add("redis", _redis, critical=False)
+        service_state(app).health.add("event_outbox", outbox.health, critical=False)
         async def _scrub_job() -> None:
             async with el.maintenance:
                 await scrub(el)
@@ -130,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             el.wal.close()
             if el.replication is not None:
                 await el.replication.aclose()
+            await outbox.stop()
             await el.cache.close()
             await backend.close()
             await redis.aclose()
