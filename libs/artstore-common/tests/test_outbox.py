@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 from sqlalchemy import MetaData
 
 from artstore_common import (
@@ -184,3 +185,55 @@ async def test_concurrent_events_share_one_insert(engine: Any, redis_proc: Killa
     finally:
         event.remove(engine.sync_engine, "commit", count)
         await redis.aclose()
+
+
+async def test_rows_stay_until_a_redis_replica_has_the_events(engine: Any, tmp_path: Path,
+                                                              redis_namespace: str) -> None:
+    """Мастер с репликой (как под Sentinel): реплика застыла (SIGSTOP) — мастер события принял, но передать их
+    не может; при переключении на реплику они бы пропали. Строки остаются в outbox, пока реплика не подтвердит."""
+    import signal
+
+    master = KillableRedis(tmp_path / "master").start()
+    replica = KillableRedis(tmp_path / "replica").start()
+    redis = aioredis.from_url(master.url, socket_timeout=5)
+    to_replica = aioredis.from_url(replica.url)
+    metadata = MetaData()
+    table = outbox_table(metadata, "test_event_outbox_replicated")
+    try:
+        await to_replica.execute_command("REPLICAOF", "127.0.0.1", str(master.port))
+        for _ in range(100):
+            if (await to_replica.info("replication")).get("master_link_status") == "up":
+                break
+            await asyncio.sleep(0.05)
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        box = EventOutbox(engine, table, redis, redis_namespace, replica_timeout=0.3)
+        publisher = EventPublisher(redis, redis_namespace, outbox=box)
+        first = await publisher.emit("file_uploaded", {"file_id": "f-1"}, actor=SYSTEM)
+        assert await box.relay_once() == 1 and await box.pending() == 0  # реплика подтвердила — строки нет
+
+        assert replica.proc is not None
+        replica.proc.send_signal(signal.SIGSTOP)
+        second = await publisher.emit("file_uploaded", {"file_id": "f-2"}, actor=SYSTEM)
+        with pytest.raises(RedisError, match="не подтвердила"):
+            await box.relay_once()
+        assert await box.pending() == 1  # мастер запись принял, но outbox её не отпустил
+
+        replica.proc.send_signal(signal.SIGCONT)
+        for _ in range(50):
+            try:
+                if await box.relay_once() == 1:
+                    break
+            except RedisError:
+                await asyncio.sleep(0.1)
+        assert await box.pending() == 0
+        # повтор переноса мог дописать событие в поток ещё раз: потребители отсеют его по id
+        ids = [e["id"] for e in await _stream(to_replica, redis_namespace)]
+        assert ids[0] == first["id"] and set(ids) == {first["id"], second["id"]}
+    finally:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.drop_all)
+        await redis.aclose()
+        await to_replica.aclose()
+        replica.kill()
+        master.kill()

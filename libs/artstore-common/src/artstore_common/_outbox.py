@@ -14,7 +14,10 @@ ingester шла 149 оп/с (p50 105 мс) против 267 без outbox; бе�
 ``synchronous_commit=True`` — полная стойкость. В транзакции вызывающего действует его настройка.
 
 Гарантия — «хотя бы раз»: сбой посреди конвейера XADD откатывает удаление, и уже записанные в поток события
-уйдут ещё раз; потребители (вебхуки, аудит admin) дедуплицируют по ``id`` события. Порядок — порядок ``seq``:
+уйдут ещё раз; потребители (вебхуки, аудит admin) дедуплицируют по ``id`` события. У мастера Redis с
+репликами (Sentinel) строки удаляются, только когда записи подтвердила хотя бы одна реплика (``WAIT 1``, до
+``replica_timeout`` секунд): репликация Redis асинхронна, и событие, которое мастер принял и не успел передать,
+пропало бы вместе с ним при переключении. Без реплик WAIT не посылается. Порядок — порядок ``seq``:
 для событий одного файла он совпадает с порядком операций (следующая операция с файлом начинается после
 того, как строка предыдущей закоммичена).
 """
@@ -25,6 +28,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -36,6 +40,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ._db import Executor, try_xact_lock
 
 _log = logging.getLogger("artstore.outbox")
+# как часто заново спрашивать мастер Redis о числе реплик
+REPLICA_CHECK_S = 5.0
 
 
 def outbox_table(metadata: MetaData, name: str) -> Table:
@@ -52,7 +58,7 @@ def outbox_table(metadata: MetaData, name: str) -> Table:
 class EventOutbox:
     def __init__(self, engine: AsyncEngine, table: Table, redis: aioredis.Redis, namespace: str, *,
                  maxlen: int = 100_000, batch_size: int = 500, idle_interval: float = 1.0,
-                 synchronous_commit: bool = False) -> None:
+                 synchronous_commit: bool = False, replica_timeout: float = 1.0) -> None:
         self.engine = engine
         self.table = table
         self.redis = redis
@@ -70,6 +76,9 @@ class EventOutbox:
         self._writer: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._failing = False
+        self.replica_timeout = replica_timeout
+        self._replica_count = 0
+        self._replicas_checked = 0.0
 
     async def add(self, event: dict[str, Any], executor: Executor | None = None) -> None:
         """Строка события; с ``executor`` — в его транзакции (закоммитит вызывающий), иначе — общей.
@@ -130,24 +139,50 @@ class EventOutbox:
             rows = (await conn.execute(select(t.c.seq, t.c.payload).order_by(t.c.seq).limit(self.batch_size))).all()
             if not rows:
                 return 0
+            replicas = await self._replicas()
             pipe = self.redis.pipeline(transaction=False)
             for _seq, payload in rows:
                 write_commands(pipe, self.namespace, json.loads(payload), payload, self.maxlen)
+            if replicas:
+                # WAIT — на том же соединении, что и записи: он ждёт подтверждения именно их
+                pipe.execute_command("WAIT", 1, int(self.replica_timeout * 1000))
             # ошибка Redis — исключение здесь: транзакция откатывается, строки останутся до следующей попытки
-            await pipe.execute()
+            replies = await pipe.execute()
+            if replicas and int(replies[-1]) < 1:
+                self._replicas_checked = 0.0  # реплика могла уйти совсем: спросить мастер заново
+                raise RedisError(f"ни одна из {replicas} реплик Redis не подтвердила {len(rows)} событий за "
+                                 f"{self.replica_timeout:g} с; они остаются в outbox до следующей попытки")
             await conn.execute(delete(t).where(t.c.seq.in_([r.seq for r in rows])))
         self.relayed += len(rows)
         return len(rows)
 
+    async def _replicas(self) -> int:
+        """Сколько реплик у мастера Redis (``ROLE``; ответ помнится ``REPLICA_CHECK_S`` секунд)."""
+        now = time.monotonic()
+        if now - self._replicas_checked > REPLICA_CHECK_S:
+            role = await self.redis.execute_command("ROLE")
+            self._replica_count = len(role[2]) if role and role[0] in (b"master", "master") else 0
+            self._replicas_checked = now
+        return self._replica_count
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.table.name}")
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    async def stop(self, drain: float = 2.0) -> None:
+        """Останов ретранслятора. Перед ним — последняя попытка перенести накопленное (не дольше ``drain``
+        секунд): при плановом останове события уходят сейчас, а не после следующего старта. Не вышло (Redis
+        лежит, переносит другая реплика) — строки ждут в таблице."""
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+        if drain > 0:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(drain):
+                    while await self.relay_once() > 0:
+                        pass
 
     async def _run(self) -> None:
         backoff = 0.2
