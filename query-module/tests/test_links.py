@@ -173,6 +173,34 @@ def test_revoke_one_and_all_of_account(fleet: Fleet) -> None:
     assert listed["total"] == 0
 
 
+def test_account_event_from_admin_revokes_its_links(fleet: Fleet) -> None:
+    """Событие admin ``account_deleted`` в потоке — группа query-links отзывает все ссылки аккаунта, чужие
+    не трогает; повтор события (доставка «хотя бы раз») нового отзыва не даёт."""
+    big, small = _setup(fleet)
+    alice, bobs = _create(fleet, big).json(), _create(fleet, small, who=BOB).json()
+    event = {"id": "ev-account-1", "type": "account_deleted", "occurred_at": time.time(),
+             "actor": {"type": "admin_user", "id": "u-1", "name": "root"},
+             "data": {"account_id": "sa-alice", "owner_id": "sa-alice", "name": "alice", "client_id": "alice"}}
+    stream = events_stream(fleet.ns)
+    deadline = time.monotonic() + 20  # группа создаётся с конца потока: событие — после её создания
+    while not any(g["name"] in (b"query-links", "query-links") for g in (
+            fleet.redis.xinfo_groups(stream) if fleet.redis.exists(stream) else [])):
+        assert time.monotonic() < deadline, "query не создал группу query-links"
+        time.sleep(0.1)
+    for _ in range(2):
+        fleet.redis.xadd(stream, {"event": json.dumps(event)})
+    deadline = time.monotonic() + 20
+    while fleet.http.get(alice["url"], headers={"Range": "bytes=0-0"}).status_code != 403:
+        assert time.monotonic() < deadline, "ссылка удалённого аккаунта всё ещё работает"
+        time.sleep(0.1)
+    _problem(fleet.http.get(alice["url"]), 403, "link_revoked")
+    assert fleet.http.get(bobs["url"]).status_code == 200
+    time.sleep(1)  # второе событие тоже прочитано
+    revoked = [e for e in _events(fleet, "link_revoked") if e["data"].get("reason") == "account_deleted"]
+    assert len(revoked) == 1 and revoked[0]["data"]["link_ids"] == [alice["id"]], revoked
+    assert revoked[0]["actor"] == {"type": "admin_user", "id": "u-1", "name": "root"}
+
+
 def test_every_creation_use_and_revocation_is_an_audit_event(fleet: Fleet) -> None:
     big, _ = _setup(fleet)
     pubsub = fleet.redis.pubsub()

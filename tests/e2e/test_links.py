@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import RunningFleet, sha256_file
+from .conftest import RunningFleet, sha256_file, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -129,3 +129,52 @@ def test_readme_link_lines_work_as_written(fleet: RunningFleet, big_file: tuple[
                          env={**os.environ, "TOKEN": fleet.token()})
     assert out.returncode == 0, out.stderr
     assert sha256_file(tmp_path / "big.bin") == sha
+
+
+ADMIN = "http://127.0.0.1:8000"
+
+
+@pytest.mark.parametrize("how", ["suspend", "delete"])
+def test_links_die_with_their_account(fleet: RunningFleet, how: str) -> None:
+    """Аккаунт приостановлен или удалён в admin — его ссылки отвечают 403 ``link_revoked``, как presigned URL S3
+    после удаления ключа: событие admin (через outbox) читает группа ``query-links`` и отзывает ссылки."""
+    admin = {"Authorization": f"Bearer {fleet.token()}"}
+    r = httpx.post(f"{ADMIN}/api/v1/service-accounts", headers=admin, timeout=30,
+                   json={"name": f"ссылки-{how}-{os.urandom(3).hex()}", "role": "USER"})
+    assert r.status_code == 201, r.text
+    account = r.json()
+    creds = {"INITIAL_CLIENT_ID": account["client_id"], "INITIAL_CLIENT_SECRET": account["client_secret"]}
+    own = {"Authorization": f"Bearer {fleet.token(creds)}"}
+    up = httpx.post(f"{INGESTER}/api/v1/files/upload", headers=own, timeout=60,
+                    files={"file": ("передать.txt", b"for a colleague", "text/plain")})
+    assert up.status_code == 201, up.text
+    r = httpx.post(f"{QUERY}/api/v1/files/{up.json()['file_id']}/links", json={"expires_in": 3600}, headers=own,
+                   timeout=30)
+    assert r.status_code == 201, r.text
+    url = r.json()["url"]
+    assert _curl_status(url)[:1] == (200,)
+
+    if how == "suspend":
+        r = httpx.patch(f"{ADMIN}/api/v1/service-accounts/{account['id']}", headers=admin, timeout=30,
+                        json={"status": "suspended"})
+        assert r.status_code == 200, r.text
+    else:
+        r = httpx.delete(f"{ADMIN}/api/v1/service-accounts/{account['id']}", headers=admin, timeout=30)
+        assert r.status_code == 204, r.text
+    deadline = time.monotonic() + 30
+    status, ctype, body = _curl_status(url)
+    while status == 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        status, ctype, body = _curl_status(url)
+    assert (status, ctype) == (403, "application/problem+json"), (status, body[:300])
+    assert json.loads(body)["code"] == "link_revoked"
+    # отзыв — в журнале аудита: кто (администратор) и почему (событие аккаунта)
+    expected = "account_suspended" if how == "suspend" else "account_deleted"
+
+    def revoked_in_audit() -> tuple[bool, object]:
+        items = httpx.get(f"{ADMIN}/api/v1/audit", params={"action": "file.link_revoke", "limit": 20},
+                          headers=admin, timeout=30).json()["items"]
+        mine = [e for e in items if e["details"].get("owner_id") == account["id"]]
+        return any(e["details"].get("reason") == expected for e in mine), items[:3]
+
+    wait_for("отзыв ссылок аккаунта в журнале аудита", revoked_in_audit, 30)

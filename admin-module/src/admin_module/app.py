@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from artstore_common import (
+    EventOutbox,
+    EventPublisher,
     ServiceName,
     create_service_app,
     make_engine,
@@ -29,6 +31,7 @@ from .audit.endpoints import router as audit_router
 from .audit.events import AuditEventConsumer
 from .auth.endpoints import router as token_router
 from .auth.service import ClientAuthenticator, Throttle, VerificationCache
+from .db import event_outbox
 from .deps import Actor
 from .jobs import LeaderJob
 from .keys.endpoints import jwks_router
@@ -76,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit_events: AuditEventConsumer | None = None
         registry: Registry | None = None
         audit_buffer: audit.AuditBuffer | None = None
+        outbox: EventOutbox | None = None
         try:
             await bootstrap.run(engine, maker, settings, keys)
             st.audit_buffer = audit_buffer = audit.AuditBuffer(maker)
@@ -91,6 +95,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             st.registry = registry = Registry(settings, maker, redis, keys, metrics)
             st.webhooks = dispatcher = WebhookDispatcher(settings, maker, settings.redis_url, box, metrics)
             st.audit_events = audit_events = AuditEventConsumer(settings.redis_url, settings.redis_namespace, maker)
+            # события admin (аккаунт удалён, приостановлен) — через outbox: ретранслятор переносит строки в Redis
+            st.outbox = outbox = EventOutbox(engine, event_outbox, redis, settings.redis_namespace)
+            st.publisher = EventPublisher(redis, settings.redis_namespace, outbox=outbox)
+            outbox.start()
 
             async def rotate_step() -> None:
                 async with session_scope(maker) as session:
@@ -119,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             service_state(app).health.add("postgres", pg_check)
             service_state(app).health.add("redis", redis_check, critical=False)
+            service_state(app).health.add("event_outbox", outbox.health, critical=False)
             if settings.jobs_enabled:
                 for job in jobs:
                     job.start()
@@ -128,6 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             for job in jobs:
                 await job.stop()
+            if outbox is not None:
+                await outbox.stop()
             if dispatcher is not None:
                 await dispatcher.stop()
             if audit_events is not None:

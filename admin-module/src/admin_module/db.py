@@ -20,6 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from artstore_common import outbox_table
+
 TS = DateTime(timezone=True)
 
 
@@ -202,3 +204,8 @@ class AuditEntry(Base):
     # id события потока {ns}:events, из которого запись сделана (файловые операции других сервисов):
     # повторная доставка того же события (at-least-once) не даёт второй строки
     event_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+# События admin (удаление и приостановка аккаунта) — через outbox: строка пишется в транзакции изменения,
+# в Redis её переносит artstore_common.EventOutbox (docs/architecture.md §8)
+event_outbox = outbox_table(Base.metadata, "admin_event_outbox")

@@ -9,7 +9,16 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from artstore_common import CurrentPrincipal, Principal, ProblemError, Role, require_roles, session_scope
+from artstore_common import (
+    CurrentPrincipal,
+    EventActor,
+    EventPublisher,
+    Principal,
+    ProblemError,
+    Role,
+    require_roles,
+    session_scope,
+)
 
 from .settings import Settings
 
@@ -33,6 +42,15 @@ def get_maker(request: Request) -> async_sessionmaker[AsyncSession]:
 # scope="function": коммит до отправки ответа — клиент не получит 201 за несохранённое изменение,
 # а фоновые задачи ответа (публикация снимка) видят уже закоммиченные данные.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def get_publisher(request: Request) -> EventPublisher:
+    publisher: EventPublisher = request.app.state.publisher
+    return publisher
+
+
+# события admin (аккаунт удалён, приостановлен) — с executor=session: строка outbox коммитится с изменением
+PublisherDep = Annotated[EventPublisher, Depends(get_publisher)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 MakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_maker)]
 
@@ -92,6 +110,10 @@ class Actor:
     @classmethod
     def system(cls, name: str = "admin-module") -> Actor:
         return cls("system", None, name, None)
+
+    def event(self) -> EventActor:
+        """Тот же человек или аккаунт — действующим лицом события потока."""
+        return EventActor(self.type, self.id, self.name)
 
 
 def _admin_actor(principal: AdminPrincipal, request: Request) -> Actor:

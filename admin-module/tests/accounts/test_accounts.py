@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from artstore_common import session_scope
 
-from ..conftest import Admin
+from ..conftest import INITIAL_CLIENT_ID, Admin
 
 
 async def test_crud_pagination_filters(admin: Admin, auth: dict[str, str]) -> None:
@@ -84,3 +84,59 @@ async def test_system_account_protected(admin: Admin, auth: dict[str, str]) -> N
     assert r.status_code == 409
     r = await c.patch(f"/api/v1/service-accounts/{acc['id']}", json={"description": "ок"}, headers=auth)
     assert r.status_code == 200
+
+
+async def test_suspend_and_delete_are_events_for_the_link_revocation(admin: Admin, auth: dict[str, str],
+                                                                    redis_url: str, redis_namespace: str) -> None:
+    """Приостановка и удаление аккаунта — события потока (через outbox, в транзакции изменения): по ним query
+    отзывает ссылки аккаунта. Прочие правки (роль, лимит) и неудачное удаление событий не дают."""
+    import asyncio
+    import json
+
+    import redis.asyncio as aioredis
+
+    from artstore_common import events_stream
+
+    c = admin.client
+    kept = (await c.post("/api/v1/service-accounts", json={"name": "остаётся"}, headers=auth)).json()
+    gone = (await c.post("/api/v1/service-accounts", json={"name": "уходит"}, headers=auth)).json()
+    assert (await c.patch(f"/api/v1/service-accounts/{kept['id']}", json={"rate_limit": 9},
+                          headers=auth)).status_code == 200
+    assert (await c.patch(f"/api/v1/service-accounts/{kept['id']}", json={"status": "suspended"},
+                          headers=auth)).status_code == 200
+    assert (await c.patch(f"/api/v1/service-accounts/{kept['id']}", json={"status": "suspended"},
+                          headers=auth)).status_code == 200  # уже приостановлен: второго события нет
+    assert (await c.delete(f"/api/v1/service-accounts/{gone['id']}", headers=auth)).status_code == 204
+    system = (await c.get("/api/v1/service-accounts", params={"search": INITIAL_CLIENT_ID}, headers=auth)).json()
+    assert any(acc["is_system"] for acc in system["items"])
+    for acc in system["items"]:
+        if acc["is_system"]:
+            assert (await c.delete(f"/api/v1/service-accounts/{acc['id']}", headers=auth)).status_code == 409
+    # пользователи admin-ui тоже выдают ссылки (sub их токенов — id пользователя)
+    users = []
+    for name in ("ivanov", "petrov"):
+        r = await c.post("/api/v1/admin-users", json={"username": name, "password": "Strong-Pass-123456"},
+                         headers=auth)
+        assert r.status_code == 201, r.text
+        users.append(r.json())
+    assert (await c.patch(f"/api/v1/admin-users/{users[0]['id']}", json={"is_active": False},
+                          headers=auth)).status_code == 200
+    assert (await c.delete(f"/api/v1/admin-users/{users[1]['id']}", headers=auth)).status_code == 204
+    r = aioredis.from_url(redis_url)
+    try:
+        seen: list[tuple[str, str, str]] = []
+        for _ in range(100):
+            events = [json.loads(f[b"event"]) for _, f in await r.xrange(events_stream(redis_namespace))]
+            seen = [(e["type"], e["data"]["account_id"], e["data"]["kind"]) for e in events
+                    if e["type"].startswith("account_")]
+            if len(seen) >= 4:
+                break
+            await asyncio.sleep(0.05)
+        assert seen == [("account_suspended", kept["id"], "service_account"),
+                        ("account_deleted", gone["id"], "service_account"),
+                        ("account_suspended", users[0]["id"], "admin_user"),
+                        ("account_deleted", users[1]["id"], "admin_user")]
+        actor = next(e for e in events if e["type"] == "account_deleted")["actor"]
+        assert actor["type"] == "service_account" and actor["name"]
+    finally:
+        await r.aclose()

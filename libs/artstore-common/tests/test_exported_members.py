@@ -6,7 +6,8 @@ import artstore_common
 def test_all_is_frozen() -> None:
     assert sorted(artstore_common.__all__) == sorted(
         [
-            "EVENT_TYPES", "EventPublisher", "RedisBatcher", "events_channel", "events_stream", "make_event",
+            "EVENT_TYPES", "ACCOUNT_EVENT_TYPES", "EventPublisher", "RedisBatcher", "events_channel", "events_stream",
+            "make_event",
             "EventActor", "EventConsumer", "ACTOR_HEADER", "EventOutbox", "outbox_table", "try_xact_lock",
             "PLACEHOLDER_SECRETS", "PROBLEM_CONTENT_TYPE", "AuthError", "CircuitBreaker",
             "CircuitState", "CurrentPrincipal", "DiscoveryClient", "HealthRegistry", "HttpMetrics", "JWKSVerifier",

@@ -37,7 +37,7 @@ from .events import FileEventsListener
 from .files.locate import Locator
 from .files.routes import router as files_router
 from .links import routes as link_routes
-from .links.service import LinkService
+from .links.service import AccountEvents, LinkService
 from .links.store import LinkStore, create_schema
 from .links.token import redact_access_log
 from .metrics import QueryMetrics
@@ -108,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             links.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await links
+            if getattr(app.state, "account_events", None) is not None:
+                await app.state.account_events.stop()
             await engine.dispose()
             await app.state.file_events.stop()
             await limiter.close()
@@ -148,3 +150,6 @@ async def _start_links(app: FastAPI, settings: Settings, engine: AsyncEngine, re
             delay = min(delay * 2, 30.0)
     app.state.links = LinkService(LinkStore(engine), EventPublisher(redis, settings.redis_namespace),
                                   secret.encode(), settings.link_max_ttl)
+    # удалённый или приостановленный в admin аккаунт теряет свои ссылки (docs/links.md)
+    app.state.account_events = AccountEvents(settings.redis_url, settings.redis_namespace, app.state.links)
+    app.state.account_events.start()

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from artstore_common import Role
 
 from ..audit import service as audit
-from ..deps import AdminActor, ReaderPrincipal, SessionDep, SettingsDep
+from ..deps import AdminActor, PublisherDep, ReaderPrincipal, SessionDep, SettingsDep
 from ..pagination import Page, PageDep
 from . import repository, service
 from .schemas import AccountCreate, AccountOut, AccountStatus, AccountUpdate, AccountWithSecret
@@ -50,20 +50,28 @@ async def get_account(account_id: str, _: ReaderPrincipal, session: SessionDep, 
 @router.patch("/{account_id}", response_model=AccountOut, summary="Изменить аккаунт")
 async def update_account(
     account_id: str, body: AccountUpdate, actor: AdminActor, session: SessionDep, settings: SettingsDep,
+    publisher: PublisherDep,
 ) -> AccountOut:
     account = await service.get_or_404(session, account_id)
     changes = await service.update(session, account, body)
     await audit.record(session, actor, "service_account.update", target_type="service_account",
                        target_id=account.id, details={"changes": changes})
+    status = changes.get("status")
+    if isinstance(status, dict) and status.get("to") == "suspended":
+        await service.announce(publisher, "account_suspended", account_id=account.id, name=account.name,
+                               kind="service_account", actor=actor, session=session)
     return service.to_out(account, settings)
 
 
 @router.delete("/{account_id}", status_code=204, summary="Удалить аккаунт")
-async def delete_account(account_id: str, actor: AdminActor, session: SessionDep) -> Response:
+async def delete_account(account_id: str, actor: AdminActor, session: SessionDep,
+                         publisher: PublisherDep) -> Response:
     account = await service.get_or_404(session, account_id)
     await service.delete(session, account)
     await audit.record(session, actor, "service_account.delete", target_type="service_account",
                        target_id=account_id, details={"name": account.name})
+    await service.announce(publisher, "account_deleted", account_id=account_id, name=account.name,
+                           kind="service_account", actor=actor, session=session)
     return Response(status_code=204)
 
 

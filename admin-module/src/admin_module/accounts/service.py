@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from artstore_common import ProblemError, Role
+from artstore_common import EventPublisher, ProblemError, Role
 
 from ..db import ServiceAccount
+from ..deps import Actor
 from ..security import hash_secret, new_secret
 from ..settings import Settings
 from . import repository
@@ -102,6 +103,15 @@ async def delete(session: AsyncSession, account: ServiceAccount) -> None:
         raise ProblemError(409, "system_account_protected",
                            "системный аккаунт удалить нельзя; заведите другой аккаунт ADMIN, если он не нужен")
     await repository.delete(session, account)
+
+
+async def announce(publisher: EventPublisher, event_type: str, *, account_id: str, name: str, kind: str,
+                   actor: Actor, session: AsyncSession) -> None:
+    """Событие об учётной записи (сервисный аккаунт или пользователь admin-ui — ``sub`` их токенов) в транзакции
+    запроса: query по нему отзывает временные ссылки записи. Строка outbox коммитится вместе с изменением —
+    откат запроса отменяет и событие, лежащий Redis его не теряет."""
+    await publisher.emit(event_type, {"account_id": account_id, "owner_id": account_id, "name": name,
+                                      "kind": kind}, actor=actor.event(), executor=session)
 
 
 async def rotate_secret(session: AsyncSession, settings: Settings, account: ServiceAccount) -> str:

@@ -8,8 +8,18 @@ from fastapi import APIRouter, Query, Request, Response
 
 from artstore_common import Role
 
+from ..accounts import service as accounts
 from ..audit import service as audit
-from ..deps import Actor, AdminActor, AnyPrincipal, ReaderPrincipal, SelfServicePrincipal, SessionDep, SettingsDep
+from ..deps import (
+    Actor,
+    AdminActor,
+    AnyPrincipal,
+    PublisherDep,
+    ReaderPrincipal,
+    SelfServicePrincipal,
+    SessionDep,
+    SettingsDep,
+)
 from ..pagination import Page, PageDep
 from . import repository, service
 from .schemas import (
@@ -119,18 +129,24 @@ async def get_user(user_id: str, _: ReaderPrincipal, session: SessionDep, settin
 
 @router.patch("/{user_id}", response_model=AdminUserOut, summary="Изменить: роль, активность, сброс пароля/TOTP")
 async def update_user(user_id: str, body: AdminUserUpdate, actor: AdminActor, session: SessionDep,
-                      settings: SettingsDep) -> AdminUserOut:
+                      settings: SettingsDep, publisher: PublisherDep) -> AdminUserOut:
     user = await service.get_or_404(session, user_id)
     changes = await service.update_user(session, settings, user, body, actor.id)
     await audit.record(session, actor, "admin_user.update", target_type="admin_user", target_id=user.id,
                        details={"changes": changes})
+    active = changes.get("is_active")
+    if isinstance(active, dict) and active.get("to") is False:
+        await accounts.announce(publisher, "account_suspended", account_id=user.id, name=user.username,
+                                kind="admin_user", actor=actor, session=session)
     return service.to_out(user, settings)
 
 
 @router.delete("/{user_id}", status_code=204, summary="Удалить пользователя")
-async def delete_user(user_id: str, actor: AdminActor, session: SessionDep) -> Response:
+async def delete_user(user_id: str, actor: AdminActor, session: SessionDep, publisher: PublisherDep) -> Response:
     user = await service.get_or_404(session, user_id)
     await service.delete_user(session, user, actor.id)
     await audit.record(session, actor, "admin_user.delete", target_type="admin_user", target_id=user_id,
                        details={"username": user.username})
+    await accounts.announce(publisher, "account_deleted", account_id=user_id, name=user.username,
+                            kind="admin_user", actor=actor, session=session)
     return Response(status_code=204)

@@ -55,6 +55,7 @@ from ._errors import (
     problem_response,
 )
 from ._events import (
+    ACCOUNT_EVENT_TYPES,
     ACTOR_HEADER,
     EVENT_TYPES,
     EventActor,
@@ -122,6 +123,7 @@ from ._state import ServiceState, service_state
 from ._tracing import instrument_engine, setup_tracing, tracing_enabled
 
 __all__ = [
+    "ACCOUNT_EVENT_TYPES",
     "ACTOR_HEADER",
     "AUTH_GUESSING_OUTCOMES",
     "DOWNLOAD_SERVED_OUTCOMES",

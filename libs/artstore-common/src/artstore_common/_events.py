@@ -47,7 +47,10 @@ FILE_EVENT_TYPES = frozenset(
 # Временные ссылки на скачивание (query-module, docs/links.md): создание, каждое использование, отзыв —
 # записи аудита в потоке. Файл от них не меняется, поэтому в канал сброса кэшей они не идут.
 LINK_EVENT_TYPES = frozenset({"link_created", "link_used", "link_revoked"})
-EVENT_TYPES = FILE_EVENT_TYPES | LINK_EVENT_TYPES
+# Аккаунт удалён или приостановлен (admin-module): query отзывает его временные ссылки — как presigned URL S3
+# перестаёт работать, когда удалён ключ, которым он подписан (docs/links.md).
+ACCOUNT_EVENT_TYPES = frozenset({"account_deleted", "account_suspended"})
+EVENT_TYPES = FILE_EVENT_TYPES | LINK_EVENT_TYPES | ACCOUNT_EVENT_TYPES
 
 
 # события, после которых закэшированное о файле может устареть; остальные — только в поток

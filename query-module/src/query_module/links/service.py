@@ -8,7 +8,15 @@ from typing import Any
 
 from fastapi import Request
 
-from artstore_common import DownloadOutcome, EventActor, EventPublisher, Principal, ProblemError
+from artstore_common import (
+    ACCOUNT_EVENT_TYPES,
+    DownloadOutcome,
+    EventActor,
+    EventConsumer,
+    EventPublisher,
+    Principal,
+    ProblemError,
+)
 
 from .store import Link, LinkStore
 from .token import make_token, new_link_id, parse_token
@@ -98,6 +106,40 @@ class LinkService:
             "link_ids": ids, "owner_id": owner_id, "by": principal.username, "all_of_account": True,
             "ip": client_ip(request)}, actor=EventActor.of(principal))
         return ids
+
+
+    async def revoke_account(self, event: dict[str, Any]) -> list[str]:
+        """Аккаунт удалён или приостановлен (событие admin): его ссылки больше не работают. Повтор события
+        ничего не меняет — отозванные уже не действуют, новое событие ``link_revoked`` не выходит."""
+        data = event.get("data")
+        owner_id = str(data.get("account_id") or "") if isinstance(data, dict) else ""
+        if not owner_id:
+            return []
+        actor = EventActor.from_dict(event.get("actor")) or EventActor.system("admin-module")
+        by = actor.name or actor.type
+        ids = await self.store.revoke_owner(owner_id, by)
+        if ids:
+            _log.info("аккаунт %s: %s — отозвано ссылок: %d", owner_id, event.get("type"), len(ids))
+            await self.publisher.emit("link_revoked", {
+                "link_ids": ids, "owner_id": owner_id, "by": by, "all_of_account": True,
+                "reason": event.get("type")}, actor=actor)
+        return ids
+
+
+class AccountEvents(EventConsumer):
+    """Группа ``query-links`` потока событий: удаление и приостановка аккаунта отзывают его ссылки («хотя бы
+    раз»: событие подтверждается после отзыва; query лежал — прочитает, когда поднимется)."""
+
+    GROUP = "query-links"
+
+    def __init__(self, redis_url: str, namespace: str, links: LinkService) -> None:
+        super().__init__(redis_url, namespace, self.GROUP, name="account-events")
+        self.links = links
+
+    async def handle_events(self, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            if event.get("type") in ACCOUNT_EVENT_TYPES:
+                await self.links.revoke_account(event)
 
 
 def exhausted(link: Link) -> ProblemError:
