@@ -77,7 +77,9 @@ COMPOSE_APPS = {
     "ingester-module": "ingester-module",
     "query-module": "query-module",
 }
-DOCKERFILES = [ROOT / s.directory / "Dockerfile" for s in SERVICES.values()] + [ROOT / "admin-ui" / "Dockerfile"]
+# Один Dockerfile на четыре Python-сервиса (аргументы сборки — в compose) и свой у admin-ui.
+SERVICE_DOCKERFILE = ROOT / "Dockerfile"
+DOCKERFILES = [SERVICE_DOCKERFILE, ROOT / "admin-ui" / "Dockerfile"]
 # Переменные в environment сервисов, которые читает не Settings, а Python или библиотеки.
 NON_SETTINGS_ENV = {"PYTHONPATH"}
 NON_SETTINGS_PREFIXES = ("OTEL_",)
@@ -248,30 +250,63 @@ def _hadolint() -> str:
 
 
 def test_every_dockerfile_is_checked() -> None:
-    found = {p for p in ROOT.glob("*/Dockerfile")}
+    found = {p for p in ROOT.glob("*/Dockerfile")} | {p for p in ROOT.glob("Dockerfile")}
     assert found == set(DOCKERFILES), "новый Dockerfile — добавьте его в DOCKERFILES и в docker-compose.yml"
 
 
-@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.parent.name if p.parent != ROOT else "services")
 def test_hadolint(path: Path) -> None:
     _assert_ok(_run(_hadolint(), "--no-color", path))
 
 
 # --- Dockerfile ↔ код ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", SERVICES, ids=str)
-def test_dockerfile_matches_service(name: str) -> None:
-    service = SERVICES[name]
-    text = (ROOT / service.directory / "Dockerfile").read_text(encoding="utf-8")
-    port = _settings_cls(service).model_fields["port"].default
-    assert re.search(rf"^EXPOSE {port}$", text, re.M), f"EXPOSE не равен порту по умолчанию {port}"
-    assert f"{service.prefix}PORT={port}" in text
-    assert f"{service.prefix}HOST=0.0.0.0" in text, "без HOST=0.0.0.0 сервис недоступен из-за пределов контейнера"
-    assert f"os.environ.get('{service.prefix}PORT', '{port}')" in text and "/health/live" in text
-    assert f'CMD ["python", "-m", "{service.module}"]' in text
-    assert (ROOT / service.directory / "src" / service.module / "__main__.py").exists()
-    # Копируются ровно те каталоги, что есть в репозитории
+def _build_args(image: str) -> dict[str, str]:
+    """Аргументы сборки образа ``artstore/<image>`` из docker-compose.yml (у образа одно описание сборки)."""
+    builds = [d["build"] for d in _compose()["services"].values()
+              if str(d.get("image", "")).split(":")[0] == f"artstore/{image}" and "build" in d]
+    assert len(builds) == 1, f"artstore/{image}: описаний сборки {len(builds)}, нужно одно"
+    assert builds[0]["context"] == "." and builds[0]["dockerfile"] == "Dockerfile", builds[0]
+    return {str(k): str(v) for k, v in builds[0]["args"].items()}
+
+
+def test_service_dockerfile_is_generic() -> None:
+    """В общем Dockerfile нет ни одного имени сервиса: всё, чем образы различаются, — аргументы сборки."""
+    text = SERVICE_DOCKERFILE.read_text(encoding="utf-8")
+    body = "\n".join(line for line in text.splitlines() if not line.startswith(("#", "ARG ")))
+    for service in SERVICES.values():
+        assert service.directory not in body and service.module not in body, service
+    assert re.search(r"^EXPOSE \$\{PORT\}$", text, re.M)
+    assert "ARTSTORE_HOST=0.0.0.0" in text, "без HOST=0.0.0.0 сервис недоступен из-за пределов контейнера"
+    assert "ARTSTORE_PORT_ENV=${PREFIX}PORT" in text and "/health/live" in text
+    assert 'CMD ["sh", "-c", "exec python -m \\"$ARTSTORE_SERVICE_MODULE\\""]' in text
+    # каталоги, которые COPY берёт при любом сервисе, есть в репозитории
     for src in re.findall(r"^COPY (?!--)(\S+)", text, re.M):
-        assert (ROOT / src).exists(), f"COPY {src}: такого пути нет"
+        for service in SERVICES.values():
+            path = src.replace("${SERVICE}", service.directory)
+            assert (ROOT / path).exists(), f"COPY {src} для {service.directory}: такого пути нет"
+
+
+@pytest.mark.parametrize("name", SERVICES, ids=str)
+def test_build_args_match_service(name: str, isolated_env: pytest.MonkeyPatch) -> None:
+    service = SERVICES[name]
+    args = _build_args(service.directory)
+    port = _settings_cls(service).model_fields["port"].default
+    assert args == {"SERVICE": service.directory, "MODULE": service.module, "PORT": str(port),
+                    "PREFIX": service.prefix}, args
+    assert (ROOT / service.directory / "src" / service.module / "__main__.py").exists()
+    # окружение образа (ENV общего Dockerfile) — как его увидят настройки сервиса в контейнере
+    text = SERVICE_DOCKERFILE.read_text(encoding="utf-8")
+    env_block = re.search(r"^ENV PATH=.*?(?=^\S)", text, re.M | re.S)
+    assert env_block
+    for key, value in re.findall(r"(\w+)=(\S+)", env_block.group(0)):
+        if key in ("PATH", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE"):
+            continue
+        isolated_env.setenv(key, value.replace("${PREFIX}", service.prefix).replace("${PORT}", str(port))
+                            .replace("${MODULE}", service.module))
+    isolated_env.setenv("ENVIRONMENT", "development")
+    settings = _settings_cls(service)()
+    assert settings.host == "0.0.0.0" and settings.port == port
+    assert str(settings.data_dir).startswith("/data"), "данные сервиса — на томе /data"
 
 
 def test_admin_ui_image_matches_build() -> None:
@@ -399,9 +434,9 @@ def test_compose_s3_element_uses_minio_buckets() -> None:
 
 def _image_healthchecks() -> dict[str, bool]:
     """Образ → есть ли в его Dockerfile HEALTHCHECK (compose наследует его, если своего нет)."""
-    result = {}
-    for dockerfile in DOCKERFILES:
-        result[f"artstore/{dockerfile.parent.name}"] = "HEALTHCHECK" in dockerfile.read_text(encoding="utf-8")
+    result = {f"artstore/{s.directory}": "HEALTHCHECK" in SERVICE_DOCKERFILE.read_text(encoding="utf-8")
+              for s in SERVICES.values()}
+    result["artstore/admin-ui"] = "HEALTHCHECK" in (ROOT / "admin-ui" / "Dockerfile").read_text(encoding="utf-8")
     return result
 
 

@@ -52,7 +52,8 @@ class ServiceSettings(BaseSettings):
     # Поля, которые можно задать один раз для всего флота через ARTSTORE_<ИМЯ>.
     shared_fields: ClassVar[frozenset[str]] = frozenset(
         {"database_url", "redis_url", "redis_namespace", "redis_sentinels", "redis_sentinel_master",
-         "jwks_url", "jwt_issuer", "jwt_audience", "environment", "cors_origins", "token_url", "data_dir"}
+         "jwks_url", "jwt_issuer", "jwt_audience", "environment", "cors_origins", "token_url", "data_dir",
+         "host"}
     )
     # Поля, которые читаются и без префикса (как в документе пользователя: LOG_LEVEL, LOG_FORMAT).
     bare_fields: ClassVar[frozenset[str]] = frozenset({"log_level", "log_format", "environment"})
