@@ -145,7 +145,7 @@ class EventOutbox:
                 write_commands(pipe, self.namespace, json.loads(payload), payload, self.maxlen)
             if replicas:
                 # WAIT — на том же соединении, что и записи: он ждёт подтверждения именно их
-                pipe.execute_command("WAIT", 1, int(self.replica_timeout * 1000))
+                pipe.wait(1, int(self.replica_timeout * 1000))
             # ошибка Redis — исключение здесь: транзакция откатывается, строки останутся до следующей попытки
             replies = await pipe.execute()
             if replicas and int(replies[-1]) < 1:
@@ -160,7 +160,7 @@ class EventOutbox:
         """Сколько реплик у мастера Redis (``ROLE``; ответ помнится ``REPLICA_CHECK_S`` секунд)."""
         now = time.monotonic()
         if now - self._replicas_checked > REPLICA_CHECK_S:
-            role = await self.redis.execute_command("ROLE")
+            role = await self.redis.role()
             self._replica_count = len(role[2]) if role and role[0] in (b"master", "master") else 0
             self._replicas_checked = now
         return self._replica_count
