@@ -149,7 +149,11 @@ class EventOutbox:
             # ошибка Redis — исключение здесь: транзакция откатывается, строки останутся до следующей попытки
             replies = await pipe.execute()
             if replicas and int(replies[-1]) < 1:
-                self._replicas_checked = 0.0  # реплика могла уйти совсем: спросить мастер заново
+                # Реплика могла уйти совсем (после переключения у нового мастера реплик нет, пока старый не
+                # вернётся): тогда лучше, чем запись на одном мастере, не бывает — как у одиночного Redis.
+                self._replicas_checked = 0.0
+                replicas = await self._replicas()
+            if replicas and int(replies[-1]) < 1:
                 raise RedisError(f"ни одна из {replicas} реплик Redis не подтвердила {len(rows)} событий за "
                                  f"{self.replica_timeout:g} с; они остаются в outbox до следующей попытки")
             await conn.execute(delete(t).where(t.c.seq.in_([r.seq for r in rows])))
@@ -198,12 +202,14 @@ class EventOutbox:
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError, SQLAlchemyError) as exc:
+                self._replicas_checked = 0.0  # после сбоя мастер мог смениться: число реплик — заново
                 if not self._failing:
                     _log.error("outbox %s: перенос событий не удался (%s); события ждут в PostgreSQL",
                                self.table.name, exc)
                     self._failing = True
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                # не дольше 2 с: вернувшийся Redis (новый мастер Sentinel) получает события сразу
+                backoff = min(backoff * 2, 2.0)
                 continue
             except Exception:
                 _log.exception("outbox %s: перенос событий упал", self.table.name)
