@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import signal
 import socket
@@ -14,8 +15,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 import psutil
@@ -202,3 +204,44 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str, redis_url
     finally:
         stop_fleet(running)
         drop_database(pg_admin_url, name)
+
+
+class Hooks:
+    """Приёмник вебхуков на loopback: тела событий по id (повтор доставки — тот же id)."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, dict[str, Any]] = {}
+        self.posts = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                event = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+                outer.posts += 1
+                outer.events[event["id"]] = event
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def subscribe(self, fleet: RunningFleet, events: list[str], admin: str = "http://127.0.0.1:8000") -> None:
+        """Вебхук на аккаунт INITIAL_CLIENT_ID флота: его токеном идёт нагрузка теста."""
+        auth = {"Authorization": f"Bearer {fleet.token()}"}
+        account = httpx.get(f"{admin}/api/v1/service-accounts", params={"search": fleet.secrets()["INITIAL_CLIENT_ID"]},
+                            headers=auth, timeout=10).json()["items"][0]
+        r = httpx.post(f"{admin}/api/v1/service-accounts/{account['id']}/webhooks", headers=auth, timeout=10,
+                       json={"url": self.url, "events": events})
+        assert r.status_code == 201, r.text
+
+    def files(self, event_type: str) -> set[str]:
+        return {e["data"]["file_id"] for e in list(self.events.values()) if e["type"] == event_type}
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -31,7 +31,7 @@ from artstore_common.embedded import free_port
 from artstore_common.embedded_ha import HAProxy, RedisSentinelCluster, StreamingPostgres
 from artstore_common.testing import wait_http
 
-from .conftest import ROOT, RunningFleet, start_fleet, stop_fleet
+from .conftest import ROOT, Hooks, RunningFleet, start_fleet, stop_fleet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
 
@@ -85,6 +85,7 @@ class Load:
 
     creds: tuple[str, str]
     ingester: str = INGESTER
+    max_uploads: int | None = None  # столько загрузок — и загрузчики останавливаются (поиски идут дальше)
     stop: threading.Event = field(default_factory=threading.Event)
     acked: dict[str, str] = field(default_factory=dict)  # file_id → sha256 подтверждённых (201)
     events: list[tuple[float, str, bool]] = field(default_factory=list)  # (время, вид, успех)
@@ -105,6 +106,9 @@ class Load:
         with httpx.Client(timeout=15) as client:
             i = 0
             while not self.stop.is_set():
+                if self.max_uploads is not None and self.count("upload") >= self.max_uploads:
+                    self.stop.wait(0.2)
+                    continue
                 i += 1
                 body = os.urandom(random.randint(1, 48) * 1024)
                 try:
@@ -153,6 +157,10 @@ class Load:
         for t in self.threads:
             t.join(30)
 
+    def count(self, kind: str) -> int:
+        with self.lock:
+            return sum(1 for _, k, _ in self.events if k == kind)
+
     def first_ok_after(self, kind: str, since: float) -> float | None:
         with self.lock:
             return next((t for t, k, ok in self.events if k == kind and ok and t > since), None)
@@ -168,6 +176,7 @@ class Watch:
     def __init__(self) -> None:
         self.stop = threading.Event()
         self.degraded: dict[str, float] = {}  # что → когда впервые увидели
+        self.last_seen: dict[str, float] = {}  # что → когда видели в последний раз
         self.healthy_since: float | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -182,11 +191,10 @@ class Watch:
                         bad = [c for c, v in body.get("checks", {}).items() if v.get("status") != "ok"]
                         if r.status_code != 200 or bad:
                             all_ok = False
-                            self.degraded.setdefault(f"{name}/health/ready:{','.join(bad) or r.status_code}",
-                                                     time.monotonic())
+                            self._seen(f"{name}/health/ready:{','.join(bad) or r.status_code}")
                     except (httpx.HTTPError, ValueError):
                         all_ok = False
-                        self.degraded.setdefault(f"{name}/health/ready:unreachable", time.monotonic())
+                        self._seen(f"{name}/health/ready:unreachable")
                 for name, url in (("ingester", INGESTER), ("query", QUERY)):
                     try:
                         text = client.get(f"{url}/metrics").text
@@ -194,13 +202,22 @@ class Watch:
                         continue
                     if "artstore_discovery_fallback_active 1.0" in text:
                         all_ok = False
-                        self.degraded.setdefault(f"{name}:artstore_discovery_fallback_active=1", time.monotonic())
+                        self._seen(f"{name}:artstore_discovery_fallback_active=1")
                 now = time.monotonic()
                 if all_ok:
                     self.healthy_since = self.healthy_since or now
                 else:
                     self.healthy_since = None
                 self.stop.wait(0.2)
+
+    def _seen(self, what: str) -> None:
+        now = time.monotonic()
+        self.degraded.setdefault(what, now)
+        self.last_seen[what] = now
+
+    def slowest(self) -> str:
+        """Деградация, которая прошла последней: она и задаёт время восстановления."""
+        return max(self.last_seen, key=lambda k: self.last_seen[k], default="-")
 
     def __enter__(self) -> Watch:
         self.thread.start()
@@ -248,7 +265,9 @@ def _report(case: str, **numbers: float | int | str) -> None:
 # --- случаи -------------------------------------------------------------------------------------------
 def test_redis_master_killed_during_uploads_and_searches(ha: HAFleet) -> None:
     creds = ha.creds()
-    with Watch() as watch, Load(creds) as load:
+    hooks = Hooks()
+    hooks.subscribe(ha.fleet, ["file_uploaded"])
+    with Watch() as watch, Load(creds, max_uploads=500) as load:
         _wait(lambda: len(load.acked) >= 20 and watch.healthy_since is not None, 30, "нагрузка до отказа")
         old = ha.redis.kill_master()
         killed = time.monotonic()
@@ -259,13 +278,14 @@ def test_redis_master_killed_during_uploads_and_searches(ha: HAFleet) -> None:
               and watch.healthy_since is not None and watch.healthy_since > killed, PHASE_LIMIT,
               f"флот вернулся к Redis после переключения; деградация: {sorted(watch.degraded)}")
         recovered = watch.healthy_since or time.monotonic()
-        time.sleep(2)
+        # issue 16: отказ — посреди 500 загрузок и 500 поисков; нагрузка идёт, пока обоих не наберётся столько
+        _wait(lambda: load.count("upload") >= 500 and load.count("search") >= 500, PHASE_LIMIT,
+              f"500 загрузок и 500 поисков: {load.count('upload')} и {load.count('search')}")
     assert new != old
     rto = recovered - killed
     _report("redis-sentinel", failover_s=elected - killed, fleet_ok_s=rto, acked=len(load.acked),
-            uploads=sum(1 for _, k, _ in load.events if k == "upload"),
-            searches=sum(1 for _, k, _ in load.events if k == "search"),
-            failed=sum(1 for _, _, ok in load.events if not ok))
+            uploads=load.count("upload"), searches=load.count("search"),
+            failed=sum(1 for _, _, ok in load.events if not ok), last_degraded=watch.slowest())
     assert rto < RTO_LIMIT, f"флот восстановился за {rto:.1f} с (нужно < {RTO_LIMIT:g})"
     # Деградация видна, пока длится: в /health/ready и метрикой fallback discovery.
     seen = sorted(watch.degraded)
@@ -276,6 +296,16 @@ def test_redis_master_killed_during_uploads_and_searches(ha: HAFleet) -> None:
     # Группа потребителей вебхуков admin продолжила читать поток на новом мастере: события загрузок после
     # переключения прочитаны (lag 0), а не ждут потребителя, оставшегося у мертвого мастера.
     _wait(lambda: _webhook_lag(new) == 0, 20, f"admin дочитал поток событий на новом мастере: lag {_webhook_lag(new)}")
+    # и вебхук каждой подтверждённой загрузки дошёл («хотя бы раз»): событие, которое старый мастер принял, но
+    # не успел передать реплике, outbox не считает перенесённым
+    acked = set(load.acked)
+    try:
+        _wait(lambda: hooks.files("file_uploaded") >= acked, 120,
+              f"вебхуки всех {len(acked)} загрузок; нет {len(acked - hooks.files('file_uploaded'))}")
+    finally:
+        hooks.close()
+    _report("redis-sentinel-webhooks", webhooks=len(hooks.files("file_uploaded")), posts=hooks.posts,
+            all_delivered_s=time.monotonic() - killed)
     _verify_downloads(creds, load.acked)
 
 

@@ -4,53 +4,21 @@
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from artstore_common.testing import KillableRedis, create_database, drop_database
 
-from .conftest import RunningFleet, start_fleet, stop_fleet
+from .conftest import Hooks, RunningFleet, start_fleet, stop_fleet
 
 pytestmark = pytest.mark.e2e
 
 ADMIN, INGESTER, QUERY = "http://127.0.0.1:8000", "http://127.0.0.1:8020", "http://127.0.0.1:8030"
-
-
-class Hooks:
-    """Приёмник вебхуков на loopback: тела событий по id (повтор доставки — тот же id)."""
-
-    def __init__(self) -> None:
-        self.events: dict[str, dict[str, Any]] = {}
-        self.posts = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                event = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-                outer.posts += 1
-                outer.events[event["id"]] = event
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def files(self, event_type: str) -> set[str]:
-        return {e["data"]["file_id"] for e in list(self.events.values()) if e["type"] == event_type}
 
 
 @pytest.fixture(scope="module")
@@ -74,11 +42,7 @@ def test_no_event_lost_while_redis_is_down(outage: tuple[RunningFleet, KillableR
     fleet, redis = outage
     hooks = Hooks()
     auth = {"Authorization": f"Bearer {fleet.token()}"}
-    system = httpx.get(f"{ADMIN}/api/v1/service-accounts", params={"search": fleet.secrets()["INITIAL_CLIENT_ID"]},
-                       headers=auth, timeout=10).json()["items"][0]
-    r = httpx.post(f"{ADMIN}/api/v1/service-accounts/{system['id']}/webhooks", headers=auth, timeout=10,
-                   json={"url": hooks.url, "events": ["file_uploaded", "file_deleted"]})
-    assert r.status_code == 201, r.text
+    hooks.subscribe(fleet, ["file_uploaded", "file_deleted"])
     http = httpx.Client(timeout=60)
 
     def upload(i: int) -> str:
@@ -132,4 +96,4 @@ def test_no_event_lost_while_redis_is_down(outage: tuple[RunningFleet, KillableR
     for fid in deleted:
         assert http.get(f"{QUERY}/api/v1/files/{fid}", headers=auth).status_code == 404, fid
     http.close()
-    hooks.server.shutdown()
+    hooks.close()
