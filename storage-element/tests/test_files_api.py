@@ -60,7 +60,7 @@ async def test_put_get_content_roundtrip(settings, admin, token_factory) -> None
         assert info["expiring_soon"] == 1  # временный файл с ttl_days=3 попадает в окно уведомлений (7 дней)
         ready = await c.get("/health/ready")
         assert ready.status_code == 200, ready.text
-        assert set(ready.json()["checks"]) == {"database", "storage", "wal", "redis"}
+        assert set(ready.json()["checks"]) == {"database", "storage", "wal", "redis", "event_outbox"}
         metrics = (await c.get("/metrics")).text
         for name in ("artstore_storage_capacity_bytes", "artstore_storage_used_bytes", "artstore_storage_files",
                      "artstore_storage_disk_free_bytes"):

@@ -99,19 +99,19 @@ async def test_scrub_announces_corruption_once(make_settings, admin, redis_url, 
         el = app.state.element
         bad = (await put(c, admin, b"bad!" * 1000)).json()
         await _flip_byte(el, bad["storage_path"])
-        redis = aioredis.from_url(redis_url)
-        try:
-            for _ in range(2):
-                assert (await c.post("/api/v1/scrub", headers=admin)).status_code == 200
-            events = [json.loads(fields[b"event"]) for _, fields in
-                      await redis.xrange(events_stream(redis_namespace))]
-        finally:
-            await redis.aclose()
-        corrupted = [e for e in events if e["type"] == "file_corrupted"]
-        assert len(corrupted) == 1
-        assert corrupted[0]["data"]["file_id"] == bad["file_id"]
-        assert corrupted[0]["data"]["storage_element_id"] == "se-t1"
-        assert corrupted[0]["data"]["expected_checksum"] == bad["checksum"]
+        for _ in range(2):
+            assert (await c.post("/api/v1/scrub", headers=admin)).status_code == 200
+    # события элемента идут через outbox: останов элемента переносит накопленное в поток
+    redis = aioredis.from_url(redis_url)
+    try:
+        events = [json.loads(fields[b"event"]) for _, fields in await redis.xrange(events_stream(redis_namespace))]
+    finally:
+        await redis.aclose()
+    corrupted = [e for e in events if e["type"] == "file_corrupted"]
+    assert len(corrupted) == 1
+    assert corrupted[0]["data"]["file_id"] == bad["file_id"]
+    assert corrupted[0]["data"]["storage_element_id"] == "se-t1"
+    assert corrupted[0]["data"]["expected_checksum"] == bad["checksum"]
 
 
 async def test_large_corrupt_file_stream_is_aborted(make_settings, admin) -> None:
