@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from artstore_common import try_lock, unlock
+from artstore_common import stop_task, try_lock, unlock
 
 _log = logging.getLogger("admin_module.jobs")
 
@@ -35,13 +35,7 @@ class LeaderJob:
         self._task = asyncio.create_task(self._run(), name=f"job:{self.name}")
 
     async def stop(self) -> None:
-        # Отмену повторяем, пока задача не завершится: отмена, пришедшая в момент завершения ожидания,
-        # в Python 3.11 может потеряться, и однократный cancel + await повисал бы навсегда.
-        task = self._task
-        while task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
-                await asyncio.wait_for(asyncio.shield(task), 1.0)
+        await stop_task(self._task)
 
     async def _run(self) -> None:
         name = f"admin-module:job:{self.name}"

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter as TallyCounter
 from collections.abc import Callable, Iterable
@@ -30,6 +29,7 @@ from artstore_common import (
     StorageElement,
     UploadOutcome,
     init_series,
+    stop_task,
 )
 
 _log = logging.getLogger("ingester.metrics")
@@ -133,10 +133,7 @@ class StatsFlusher:
         self._task = asyncio.create_task(self._run(), name="stats-flusher")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
         await self.flush()
 
 

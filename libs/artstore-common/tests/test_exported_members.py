@@ -8,7 +8,7 @@ def test_all_is_frozen() -> None:
         [
             "EVENT_TYPES", "ACCOUNT_EVENT_TYPES", "EventPublisher", "RedisBatcher", "events_channel", "events_stream",
             "make_event",
-            "EventActor", "EventConsumer", "ACTOR_HEADER", "EventOutbox", "outbox_table", "try_xact_lock",
+            "EventActor", "EventConsumer", "ACTOR_HEADER", "EventOutbox", "outbox_table", "stop_task", "try_xact_lock",
             "PLACEHOLDER_SECRETS", "PROBLEM_CONTENT_TYPE", "AuthError", "CircuitBreaker",
             "CircuitState", "CurrentPrincipal", "DiscoveryClient", "HealthRegistry", "HttpMetrics", "JWKSVerifier",
             "MetricsMiddleware", "Principal", "ProblemError", "RequestContextMiddleware", "Role",

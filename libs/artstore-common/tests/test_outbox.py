@@ -237,3 +237,22 @@ async def test_rows_stay_until_a_redis_replica_has_the_events(engine: Any, tmp_p
         await to_replica.aclose()
         replica.kill()
         master.kill()
+
+
+async def test_stop_never_hangs_when_an_event_arrives_with_the_cancel(engine: Any, redis_proc: KillableRedis,
+                                                                      redis_namespace: str) -> None:
+    """Останов ретранслятора сразу после события (как у элемента: смена режима, затем останов процесса) —
+    в Python 3.11 ``asyncio.wait_for`` терял такую отмену, и ``stop()`` ждал вечно."""
+    redis = aioredis.from_url(redis_proc.url)
+    try:
+        for i in range(20):
+            box = await _outbox(engine, redis, redis_namespace)
+            publisher = EventPublisher(redis, redis_namespace, outbox=box)
+            box.start()
+            await asyncio.sleep(0.02 * (i % 5))
+            await publisher.emit("file_uploaded", {"file_id": f"stop-{i}"}, actor=SYSTEM)
+            async with asyncio.timeout(10):
+                await box.stop()
+        assert await box.pending() == 0  # последняя попытка переноса при останове всё унесла
+    finally:
+        await redis.aclose()

@@ -10,7 +10,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from artstore_common import events_channel, make_redis
+from artstore_common import events_channel, make_redis, stop_task
 
 from .cache import LocationCache
 
@@ -37,10 +37,7 @@ class FileEventsListener:
         self._task = asyncio.create_task(self._run(), name="file-events-listener")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        await stop_task(self._task)
 
     async def health(self) -> str | None:
         return None if self.connected.is_set() else "нет подписки на события файлов; кэш живёт только по TTL"

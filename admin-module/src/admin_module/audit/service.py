@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
@@ -13,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from artstore_common import session_scope
+from artstore_common import session_scope, stop_task
 
 from ..db import AuditEntry
 from ..deps import Actor
@@ -153,10 +152,7 @@ class AuditBuffer:
                 await asyncio.sleep(1.0)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
         try:
             await self.flush()
         except Exception:

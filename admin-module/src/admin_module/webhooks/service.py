@@ -139,8 +139,10 @@ class WebhookDispatcher(EventConsumer):
                 raise
             except Exception:
                 _log.exception("доставка вебхуков упала")
+            # asyncio.timeout: wait_for в Python 3.11 может потерять отмену (см. artstore_common._outbox)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.webhook_worker_interval_seconds)
+                async with asyncio.timeout(self.settings.webhook_worker_interval_seconds):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def deliver_due(self, limit: int = 20) -> int:

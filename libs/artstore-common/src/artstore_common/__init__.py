@@ -120,6 +120,7 @@ from ._redis_batch import RedisBatcher
 from ._search import ElementSearchPage, SearchMode, SearchRequest, SortBy, SortOrder, Suggestion
 from ._settings import PLACEHOLDER_SECRETS, ServiceSettings, parse_size
 from ._state import ServiceState, service_state
+from ._tasks import stop_task
 from ._tracing import instrument_engine, setup_tracing, tracing_enabled
 
 __all__ = [
@@ -248,6 +249,7 @@ __all__ = [
     "session_scope",
     "setup_logging",
     "setup_tracing",
+    "stop_task",
     "tracing_enabled",
     "try_lock",
     "try_xact_lock",

@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 
 from ._element_client import StorageElement
 from ._redis import make_redis
+from ._tasks import stop_task
 
 _log = logging.getLogger("artstore.discovery")
 
@@ -223,10 +224,7 @@ class DiscoveryClient:
             await asyncio.sleep(self.reconnect_interval)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        await stop_task(self._task)
         if self._redis is not None:
             with contextlib.suppress(Exception):
                 await self._redis.aclose()

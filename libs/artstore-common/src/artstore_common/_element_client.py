@@ -30,6 +30,7 @@ from ._errors import ProblemError
 from ._events import ACTOR_HEADER, EventActor
 from ._files import FileMeta, encode_meta, segment
 from ._search import ElementSearchPage, SearchRequest, Suggestion
+from ._tasks import stop_task
 
 if TYPE_CHECKING:
     from ._replicas import WriteReadiness
@@ -473,10 +474,8 @@ class ElementClient:
             self._prober = asyncio.create_task(loop(), name="breaker-probe")
 
     async def aclose(self) -> None:
-        if self._prober is not None:
-            self._prober.cancel()
-            await asyncio.gather(self._prober, return_exceptions=True)
-            self._prober = None
+        await stop_task(self._prober)
+        self._prober = None
         await self.replicas.aclose()
         if self._session is not None:
             await self._session.close()

@@ -34,6 +34,7 @@ from ._db import Executor
 from ._outbox import EventOutbox
 from ._redis import make_redis
 from ._redis_batch import RedisBatcher
+from ._tasks import stop_task
 
 if TYPE_CHECKING:  # _auth → _labels → _events: только для аннотации
     from ._auth import Principal
@@ -222,10 +223,7 @@ class EventConsumer(abc.ABC):
 
     async def stop(self) -> None:
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await stop_task(task)
         self._tasks = []
         with contextlib.suppress(Exception):
             await self.redis.aclose()

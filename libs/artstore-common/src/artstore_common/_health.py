@@ -30,7 +30,8 @@ class HealthRegistry:
         async def one(name: str, check: HealthCheck, critical: bool) -> tuple[str, dict[str, object], bool]:
             started = time.perf_counter()
             try:
-                note = await asyncio.wait_for(check(), self.timeout)
+                async with asyncio.timeout(self.timeout):  # не wait_for: тот в 3.11 может потерять отмену
+                    note = await check()
                 status = "degraded" if note else "ok"
                 result: dict[str, object] = {"status": status}
                 if note:

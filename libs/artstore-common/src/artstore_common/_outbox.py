@@ -38,6 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ._db import Executor, try_xact_lock
+from ._tasks import stop_task
 
 _log = logging.getLogger("artstore.outbox")
 # как часто заново спрашивать мастер Redis о числе реплик
@@ -178,9 +179,7 @@ class EventOutbox:
         лежит, переносит другая реплика) — строки ждут в таблице."""
         if self._task is None:
             return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await stop_task(self._task)
         self._task = None
         if drain > 0:
             with contextlib.suppress(Exception):
@@ -215,8 +214,11 @@ class EventOutbox:
                 _log.exception("outbox %s: перенос событий упал", self.table.name)
                 await asyncio.sleep(1.0)
                 continue
+            # asyncio.timeout, а не wait_for: в Python 3.11 wait_for теряет отмену, пришедшую в тот момент,
+            # когда событие уже случилось, — stop() ждал бы задачу вечно (повисал тест элемента)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.idle_interval)
+                async with asyncio.timeout(self.idle_interval):
+                    await self._wake.wait()
             # под нагрузкой пробуждения идут одно за другим: короткая пауза собирает пачку на один перенос
             await asyncio.sleep(self.coalesce)
             self._wake.clear()

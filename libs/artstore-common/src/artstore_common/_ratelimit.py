@@ -21,7 +21,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from redis.exceptions import RedisError
 from ._auth import Principal
 from ._errors import ProblemError
 from ._redis_batch import RedisBatcher
+from ._tasks import stop_task
 
 WINDOW = 60
 SYNC_INTERVAL = 0.1
@@ -135,8 +135,5 @@ class RateLimiter:
             counter.known = int(total)
 
     async def close(self) -> None:
-        if self._sync_task is not None and not self._sync_task.done():
-            self._sync_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sync_task
+        await stop_task(self._sync_task)
 
