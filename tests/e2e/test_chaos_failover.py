@@ -461,27 +461,40 @@ def test_tus_uploads_resume_through_surviving_ingester_replica(ha: HAFleet, tmp_
 
         bodies = {f"tus-{i}.bin": os.urandom(512 * 1024) for i in range(24)}
         killed_at: list[float] = []
+        # рядом с tus — 500 обычных загрузок (multipart) через тот же haproxy: реплику убивают посреди них
+        with Load(creds, ingester=lb, max_uploads=500) as load:
 
-        def killer() -> None:
-            chunks.wait(60)
-            replica.kill()
-            killed_at.append(time.monotonic())
+            def killer() -> None:
+                chunks.wait(60)
+                deadline = time.monotonic() + 60
+                while load.count("upload") < 100 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                replica.kill()
+                killed_at.append(time.monotonic())
 
-        threading.Thread(target=killer, daemon=True).start()
-        started = time.monotonic()
-        with ThreadPoolExecutor(4) as pool:
-            results = dict(zip(bodies, pool.map(
-                lambda kv: _tus_upload(lb, token, kv[1], kv[0], 64 * 1024, seen), bodies.items()), strict=True))
-        finished = time.monotonic()
+            threading.Thread(target=killer, daemon=True).start()
+            started = time.monotonic()
+            with ThreadPoolExecutor(4) as pool:
+                results = dict(zip(bodies, pool.map(
+                    lambda kv: _tus_upload(lb, token, kv[1], kv[0], 64 * 1024, seen), bodies.items()), strict=True))
+            finished = time.monotonic()
+            _wait(lambda: load.count("upload") >= 500, PHASE_LIMIT,
+                  f"500 загрузок через haproxy: {load.count('upload')}")
         assert killed_at, "реплика не была убита посреди загрузок"
         assert replica.wait(10) is not None
+        # клиент видит только оборванные на убитой реплике запросы — по одному на поток загрузки, не больше
+        failed_uploads = [e for e in load.errors if e.startswith("upload")]
+        assert len(failed_uploads) <= 3, failed_uploads
+        assert not [e for e in load.errors if not e.startswith("upload")], load.errors[:5]
         # Загрузки, куски которых принимала убитая реплика (её журнал доступа), закончились через оставшуюся.
         log = (tmp_path / "ingester-2.log").read_text(encoding="utf-8", errors="replace")
         touched = {fid for fid in results.values() if f"PATCH /api/v1/uploads/{fid} → 204" in log}
         _report("haproxy-ingester", killed_after_s=killed_at[0] - started, all_done_s=finished - started,
-                uploads=len(results), via_killed_replica=len(touched))
+                uploads=len(results), via_killed_replica=len(touched), multipart=load.count("upload"),
+                multipart_failed=len(failed_uploads))
         assert touched, "убитая реплика не принимала кусков: haproxy не распределял загрузки"
         acked = {fid: hashlib.sha256(bodies[name]).hexdigest() for name, fid in results.items()}
+        acked.update(load.acked)
     _verify_downloads(creds, acked)
 
 
