@@ -77,6 +77,7 @@ class EventOutbox:
         self._writer: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._failing = False
+        self._closing = False
         self.replica_timeout = replica_timeout
         self._replica_count = 0
         self._replicas_checked = 0.0
@@ -171,6 +172,7 @@ class EventOutbox:
         return self._replica_count
 
     def start(self) -> None:
+        self._closing = False
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.table.name}")
 
     async def stop(self, drain: float = 2.0) -> None:
@@ -179,6 +181,11 @@ class EventOutbox:
         лежит, переносит другая реплика) — строки ждут в таблице."""
         if self._task is None:
             return
+        # Сначала — мягко: цикл доводит текущий перенос и выходит между пачками. Отмена посреди переноса
+        # (XADD уже в Redis, удаление строк ещё не закоммичено) отправила бы пачку второй раз.
+        self._closing = True
+        self._wake.set()
+        await asyncio.wait({self._task}, timeout=drain)
         await stop_task(self._task)
         self._task = None
         if drain > 0:
@@ -189,7 +196,7 @@ class EventOutbox:
 
     async def _run(self) -> None:
         backoff = 0.2
-        while True:
+        while not self._closing:
             try:
                 moved = await self.relay_once()
                 if self._failing:
@@ -219,6 +226,8 @@ class EventOutbox:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.idle_interval):
                     await self._wake.wait()
+            if self._closing:
+                return
             # под нагрузкой пробуждения идут одно за другим: короткая пауза собирает пачку на один перенос
             await asyncio.sleep(self.coalesce)
             self._wake.clear()
