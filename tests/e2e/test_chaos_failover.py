@@ -418,9 +418,19 @@ def _tus_upload(base: str, token: str, body: bytes, name: str, chunk: int, on_ch
     headers = {"Authorization": f"Bearer {token}", "Tus-Resumable": "1.0.0"}
     meta = "filename " + base64.b64encode(name.encode()).decode()
     with httpx.Client(timeout=15) as client:
-        r = client.post(f"{base}/api/v1/uploads", headers={**headers, "Upload-Length": str(len(body)),
-                                                             "Upload-Metadata": meta})
-        assert r.status_code == 201, r.text
+        # создание, оборванное на убитой реплике (502 от haproxy, обрыв), клиент повторяет: на сервере от
+        # оборванного остаётся разве что пустая незавершённая загрузка, её уберёт срок частичных загрузок
+        for attempt in range(5):
+            try:
+                r = client.post(f"{base}/api/v1/uploads", headers={**headers, "Upload-Length": str(len(body)),
+                                                                     "Upload-Metadata": meta})
+                if r.status_code == 201:
+                    break
+                reason = f"{r.status_code} {r.text[:200]}"
+            except httpx.HTTPError as exc:
+                reason = repr(exc)
+            assert attempt < 4, f"tus {name}: не создать загрузку: {reason}"
+            time.sleep(0.5)
         location = r.headers["Location"]
         upload_id = location.rsplit("/", 1)[-1]
         offset, attempts = 0, 0
